@@ -35,7 +35,7 @@ else:  # pragma: no cover - the docs extra installs myst-parser
     )
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "benchmarks/*.md"]
 root_doc = "index"
 default_role = "autolink"
 

@@ -16,7 +16,7 @@ True
 
 __version__ = "0.1.0"
 
-from . import krylov, operators, precond
+from . import completion, deep, krylov, operators, precond, problems, prox, relax, tensor
 from ._backend import backend, cupy_available, get_backend, set_backend, show_config, to_numpy
 from ._config import get_backend_name, get_engine
 from ._results import SolveResult
@@ -33,12 +33,18 @@ __all__ = [
     "get_backend",
     "get_backend_name",
     "get_engine",
+    "completion",
+    "deep",
     "krylov",
     "minres",
     "operators",
     "precond",
+    "problems",
+    "prox",
+    "relax",
     "set_backend",
     "show_config",
     "SolveResult",
+    "tensor",
     "to_numpy",
 ]

@@ -1,0 +1,3 @@
+"""Low-rank matrix completion: alternating minimization, SoftImpute, ScaledGD."""
+
+__all__: list = []

@@ -1,0 +1,3 @@
+"""Rank selection and structure search for tensor decompositions."""
+
+__all__: list = []
