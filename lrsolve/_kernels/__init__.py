@@ -6,7 +6,10 @@ runs on NumPy and CuPy alike and is the oracle in the kernel tests).  A kernel
 does one sweep; Python owns the loop, the stopping test and the callback.
 
 Every kernel module exposes a ``KERNELS`` dict mapping a kernel name to a
-callable.  :func:`get_kernel` looks the name up for a backend's engine and
+callable.  Modules are found by their name's prefix (``_numba_<family>.py``,
+``_cupy_<family>.py``, ``_reference_<family>.py``), so a family adds its kernels
+without editing this file; a prefixed module without ``KERNELS`` (a helper such
+as ``_numba_util``) is ignored.  :func:`get_kernel` looks the name up for a backend's engine and
 falls back to the reference module when an engine has no specialised version.
 """
 
@@ -14,28 +17,33 @@ from __future__ import annotations
 
 import functools
 import importlib
+import pkgutil
 
 __all__ = ["get_kernel", "kernel_names"]
 
-_MODULES = {
-    "numba": ("_numba", "_numba_precond", "_numba_stencil"),
-    "cupy": ("_cupy", "_cupy_stencil"),
-    "numpy": (),
-}
-_REFERENCE = ("_reference", "_reference_stencil")
+_PREFIX = {"numba": ("_numba",), "cupy": ("_cupy",), "numpy": ()}
+
+
+def _modules(prefix: str) -> tuple:
+    names = [m.name for m in pkgutil.iter_modules(__path__)]
+    # the generic module first, then the families in name order (a later one may extend)
+    return tuple(sorted(n for n in names if n == prefix or n.startswith(prefix + "_")))
 
 
 @functools.cache
 def _table(engine: str) -> dict:
     table: dict = {}
-    for mod in _REFERENCE + _MODULES[engine]:
+    mods = _modules("_reference")
+    for prefix in _PREFIX[engine]:
+        mods += _modules(prefix)
+    for mod in mods:
         try:
             module = importlib.import_module(f"{__name__}.{mod}")
         except ModuleNotFoundError as exc:
             if exc.name != f"{__name__}.{mod}":
                 raise
             continue
-        table.update(module.KERNELS)
+        table.update(getattr(module, "KERNELS", {}))
     return table
 
 
