@@ -92,3 +92,30 @@ def test_table():
     assert get_kernel("cg_update", "numpy") is _reference.cg_update
     with pytest.raises(LookupError, match="no kernel"):
         get_kernel("nope", "numba")
+
+
+def test_tiered_compilation_starts_serial_then_threads(monkeypatch):
+    """A cold threaded variant is compiled only after the serial one has done some work."""
+    from numba import prange
+
+    from lrsolve._kernels import _numba_util
+
+    def _sumsq_tier_probe(x):
+        s = 0.0
+        for i in prange(x.shape[0]):
+            s += x[i] * x[i]
+        return s
+
+    monkeypatch.setattr(_numba_util, "CACHE", False)
+    pair = _numba_util.tiered(_sumsq_tier_probe)
+    x = np.arange(_numba_util.PARALLEL_MIN, dtype=np.float64)
+    want = float(np.dot(x, x))
+    monkeypatch.setattr(_numba_util, "TIER_SECONDS", 3600.0)
+    assert pair.run(x.size, x) == pytest.approx(want)
+    assert pair.run(x.size, x) == pytest.approx(want)
+    assert pair.serial.overloads and not pair.parallel.overloads
+    assert pair.run(10, x[:10]) == pytest.approx(float(np.dot(x[:10], x[:10])))
+    monkeypatch.setattr(_numba_util, "TIER_SECONDS", 1e-12)
+    pair.run(x.size, x)  # this call's time crosses the threshold
+    assert pair.run(x.size, x) == pytest.approx(want)
+    assert pair.parallel.overloads

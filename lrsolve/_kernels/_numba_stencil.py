@@ -26,18 +26,17 @@ face array per axis, of shape ``grid_shape`` with ``n_d + 1`` entries along
 axis ``d`` (face ``m`` lies between nodes ``m - 1`` and ``m``), already scaled
 by ``1/h_d**2`` and with the boundary faces set for the boundary condition.
 
-Each kernel exists serial and threaded (:func:`_pair`); :func:`poisson_stencil`
-picks the threaded one from ``PARALLEL_MIN`` unknowns on.
+Each kernel exists serial and threaded
+(:func:`~lrsolve._kernels._numba_util.tiered`); :func:`poisson_stencil` picks
+the threaded one from ``PARALLEL_MIN`` unknowns on.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 from numba import prange
 
-from ._numba_util import PARALLEL_MIN, jit, renamed
+from ._numba_util import jit, tiered
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -431,28 +430,13 @@ def _var3(x, b, out, mode, f0, f1, f2, bc0, bc1, bc2):
     return acc
 
 
-class _Pair(NamedTuple):
-    serial: object
-    parallel: object
-
-
-def _pair(fn):
-    """Compile ``fn`` as a serial and as a threaded (``parallel=True``) kernel.
-
-    The threaded variant is compiled from a renamed copy of ``fn`` (see
-    :func:`~lrsolve._kernels._numba_util.renamed`: Numba's disk cache does not
-    tell the two apart otherwise).
-    """
-    par = renamed(fn, "_parallel")
-    return _Pair(jit(fn), jit(par, parallel=True))
-
-
-const1 = _pair(_const1)
-const2 = _pair(_const2)
-const3 = _pair(_const3)
-var1 = _pair(_var1)
-var2 = _pair(_var2)
-var3 = _pair(_var3)
+# serial + threaded pairs (tiered compilation, see lrsolve._kernels._numba_util.Tiered)
+const1 = tiered(_const1)
+const2 = tiered(_const2)
+const3 = tiered(_const3)
+var1 = tiered(_var1)
+var2 = tiered(_var2)
+var3 = tiered(_var3)
 _CONST = (None, const1, const2, const3)
 _VAR = (None, var1, var2, var3)
 
@@ -478,15 +462,13 @@ def poisson_stencil(x, b, out, mode, weights, bcs, faces, parallel=None):
         Per-axis face coefficients (variable coefficient).
     parallel : bool, optional
         Force the serial or the threaded variant (default: threaded from
-        ``PARALLEL_MIN`` unknowns on).
+        ``PARALLEL_MIN`` unknowns on, with tiered compilation).
 
     Returns
     -------
     float or None
         The reduction of ``mode`` 1 and 2.
     """
-    if parallel is None:
-        parallel = x.size >= PARALLEL_MIN
     if x.dtype.kind == "c":
         br = bi = None
         if b is not None:
@@ -503,12 +485,12 @@ def _real(x, b, out, mode, weights, bcs, faces, parallel):
         b = x  # never read; passing x avoids compiling a variant for None
     nd = x.ndim
     if faces is None:
-        fn = _CONST[nd]
-        fn = fn.parallel if parallel else fn.serial
-        return fn(x, b, out, mode, *weights, *bcs)
-    fn = _VAR[nd]
-    fn = fn.parallel if parallel else fn.serial
-    return fn(x, b, out, mode, *faces, *bcs)
+        pair, args = _CONST[nd], (x, b, out, mode, *weights, *bcs)
+    else:
+        pair, args = _VAR[nd], (x, b, out, mode, *faces, *bcs)
+    if parallel is None:
+        return pair.run(x.size, *args)
+    return (pair.parallel if parallel else pair.serial)(*args)
 
 
 KERNELS = {"poisson_stencil": poisson_stencil}
