@@ -42,6 +42,10 @@ class SolveResult:
         The absolute residual target ``max(rtol * ||b||, atol)``.
     n_precond : int
         Applications of the preconditioner.
+    recycle : RecycleSpace or None
+        The recycle space of the recycling solvers (:func:`lrsolve.krylov.gcrodr`,
+        :func:`lrsolve.krylov.rcg`), to pass as ``recycle=`` to the next solve;
+        ``None`` for the other solvers.
     """
 
     x: Any
@@ -55,6 +59,7 @@ class SolveResult:
     tolerance: float = float("nan")
     n_precond: int = 0
     extra: dict = field(default_factory=dict)
+    recycle: Any = None
 
     def __iter__(self):
         return iter((self.x, self.info))

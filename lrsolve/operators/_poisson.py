@@ -10,7 +10,7 @@ import numpy as np
 from .. import _config
 from .._backend import Backend, _make_backend, array_kind, get_backend
 from .._kernels import get_kernel
-from ._base import Operator
+from ._base import CSROperator, Operator
 
 __all__ = ["PoissonOperator", "poisson"]
 
@@ -519,7 +519,9 @@ class PoissonOperator(Operator):
         )
 
 
-def poisson(shape, spacing=1.0, bc="dirichlet", coef=None, dtype=np.float64, backend=None):
+def poisson(
+    shape, spacing=1.0, bc="dirichlet", coef=None, dtype=np.float64, backend=None, mask=None
+):
     r"""Matrix-free finite-difference operator of ``-div(k grad u)`` (the negative Laplacian).
 
     The standard 3-point (1-D), 5-point (2-D) and 7-point (3-D) stencil on a
@@ -565,14 +567,32 @@ def poisson(shape, spacing=1.0, bc="dirichlet", coef=None, dtype=np.float64, bac
         Where the operator lives.  ``None`` chooses like every lrsolve
         function: from ``coef``'s array type, else from
         :func:`lrsolve.set_backend`.  An explicit choice copies ``coef`` there.
+    mask : array_like of bool, optional
+        Fluid/solid cell mask of the grid's shape (``True`` = fluid), for the
+        pressure-projection systems of fluid simulation.  The solid cells are
+        removed from the system: the unknowns are the fluid cells only, in C
+        order (``u[mask]`` of a grid array ``u``), so ``n = mask.sum()``.
+        Faces between a fluid and a solid cell carry no flux (homogeneous
+        Neumann condition at solid walls); the faces of the domain boundary
+        keep ``bc``.  The masked operator is assembled once as a CSR matrix
+        (see Returns).  A fluid region that touches no Dirichlet face (e.g.
+        ``bc="neumann"``, or a pocket enclosed by solid cells) makes the
+        matrix singular with the constants of that region as null space:
+        the right-hand side must then sum to zero over the region (CG and
+        :func:`lrsolve.deep.dcdm` return one of the solutions);
+        ``positive_definite`` tells.  Default: no mask.
 
     Returns
     -------
-    PoissonOperator
+    PoissonOperator or MaskedPoissonOperator
         An :class:`lrsolve.operators.Operator` usable as ``A`` in every solver,
         with fused ``matvec_dot`` / ``residual`` kernels, ``diagonal()`` and
         ``tocsr()`` (the identical matrix, for preconditioners such as
-        ``"ic0"`` or ``"amg"`` that need one).
+        ``"ic0"`` or ``"amg"`` that need one).  With ``mask`` it is a
+        CSR-backed operator with the attributes ``grid_shape``, ``mask`` (a
+        read-only host copy), ``spacing``, ``bc``, ``positive_definite`` and
+        the methods ``scatter(v)`` (fluid vector to grid, zeros in solid cells)
+        and ``gather(u)`` (grid to fluid vector).
 
     See Also
     --------
@@ -612,5 +632,252 @@ def poisson(shape, spacing=1.0, bc="dirichlet", coef=None, dtype=np.float64, bac
     >>> res = lrsolve.cg(lrsolve.operators.poisson((4, 5), coef=k), np.ones(20), rtol=1e-10)
     >>> res.converged
     True
+
+    A square obstacle in a 2-D box; the unknowns are the fluid cells:
+
+    >>> mask = np.ones((6, 6), dtype=bool)
+    >>> mask[2:4, 2:4] = False
+    >>> Am = lrsolve.operators.poisson((6, 6), mask=mask)
+    >>> Am.shape, Am.positive_definite
+    ((32, 32), True)
+    >>> bool(lrsolve.cg(Am, np.ones(32), rtol=1e-10).converged)
+    True
     """
+    if mask is not None:
+        return MaskedPoissonOperator(
+            shape, spacing=spacing, bc=bc, coef=coef, dtype=dtype, backend=backend, mask=mask
+        )
     return PoissonOperator(shape, spacing=spacing, bc=bc, coef=coef, dtype=dtype, backend=backend)
+
+
+# ----------------------------------------------------------------------------- masked grids
+def _check_mask(mask, grid):
+    kind = array_kind(mask)
+    if kind == "cupy":
+        mask = mask.get()
+    elif kind is None and not hasattr(mask, "__array__") and not isinstance(mask, (list, tuple)):
+        raise TypeError(
+            f"mask must be a boolean array of the grid shape {grid} (True = fluid), "
+            f"got {type(mask).__name__}"
+        )
+    m = np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise TypeError(
+            f"mask must be a boolean array (True = fluid cell, False = solid), got dtype "
+            f"{m.dtype}; pass mask.astype(bool) if it holds 0/1"
+        )
+    if m.shape != grid:
+        raise ValueError(f"mask must have the grid shape {grid}, got {m.shape}")
+    if not m.any():
+        raise ValueError("mask has no fluid cell (no True entry): the system would be empty")
+    m = m.copy()
+    m.flags.writeable = False
+    return m
+
+
+def _masked_csr(grid, mask, faces, codes, dtype):
+    """SciPy CSR of the masked operator on the host: faces touching a solid cell are removed."""
+    import scipy.sparse as sp
+
+    n_full = math.prod(grid)
+    idx = np.arange(n_full, dtype=np.int64).reshape(grid)
+    diag = np.zeros(grid, dtype=np.float64)
+    rows, cols, vals = [], [], []
+    for d, (f, code) in enumerate(zip(faces, codes, strict=True)):
+        m = grid[d]
+        f = np.array(np.broadcast_to(f, f.shape), dtype=np.float64)  # writable copy
+        # faces 1..m-1 between node j-1 and node j: only fluid-fluid faces carry flux
+        both = _take(mask, 0, m - 1, d) & _take(mask, 1, m, d)
+        inner = _take(f, 1, m, d) * both
+        # boundary faces (index 0 and m) touch one cell: keep them only at fluid cells
+        lo = _take(f, 0, 1, d) * _take(mask, 0, 1, d)
+        hi = _take(f, m, m + 1, d) * _take(mask, m - 1, m, d)
+        if code == _PERIODIC:
+            if m == 1:
+                lo = hi = np.zeros_like(lo)
+            else:  # the seam joins node m-1 and node 0
+                seam = lo * _take(mask, m - 1, m, d)
+                lo = hi = seam
+                p = _take(idx, m - 1, m, d).reshape(-1)
+                q = _take(idx, 0, 1, d).reshape(-1)
+                v = -seam.reshape(-1)
+                rows += [p, q]
+                cols += [q, p]
+                vals += [v, v]
+        full = np.concatenate([lo, inner, hi], axis=d)
+        diag += _take(full, 0, m, d) + _take(full, 1, m + 1, d)
+        p = _take(idx, 0, m - 1, d).reshape(-1)
+        q = _take(idx, 1, m, d).reshape(-1)
+        v = -inner.reshape(-1)
+        rows += [p, q]
+        cols += [q, p]
+        vals += [v, v]
+    rows.append(idx.reshape(-1))
+    cols.append(idx.reshape(-1))
+    vals.append(diag.reshape(-1))
+    r = np.concatenate(rows)
+    c = np.concatenate(cols)
+    v = np.concatenate(vals)
+    keep = v != 0
+    A = sp.coo_matrix((v[keep], (r[keep], c[keep])), shape=(n_full, n_full)).tocsr()
+    fluid = np.flatnonzero(mask.reshape(-1))
+    A = A[fluid][:, fluid].tocsr()
+    A.sum_duplicates()
+    A.sort_indices()
+    itype = np.int32 if A.nnz < 2**31 - 1 else np.int64
+    A.indices = A.indices.astype(itype)
+    A.indptr = A.indptr.astype(itype)
+    return A.astype(dtype)
+
+
+def _is_definite(A):
+    """True when every connected block of the (host) matrix has a positive row sum."""
+    from scipy.sparse.csgraph import connected_components
+
+    ncomp, labels = connected_components(A, directed=False)
+    rowsum = np.asarray(A.sum(axis=1)).ravel()
+    scale = float(abs(A.diagonal()).max()) or 1.0
+    anchored = np.zeros(ncomp, dtype=bool)
+    anchored[labels[rowsum > 1e-6 * scale]] = True
+    return bool(anchored.all())
+
+
+class MaskedPoissonOperator(CSROperator):
+    """``-div(k grad u)`` on the fluid cells of a masked grid, as a CSR-backed operator.
+
+    Built by :func:`poisson` with ``mask=``; see there for the discretisation.
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+        Grid points per axis (1 to 3 axes).
+    spacing, bc, coef, dtype, backend
+        As in :func:`poisson`.
+    mask : array_like of bool
+        ``True`` at fluid cells, of the grid's shape.
+
+    Attributes
+    ----------
+    grid_shape : tuple of int
+        Grid points per axis (fluid and solid).
+    mask : numpy.ndarray
+        Read-only boolean host copy of the mask.
+    positive_definite : bool
+        True when every connected fluid region touches a Dirichlet face.
+
+    Examples
+    --------
+    >>> import numpy as np, lrsolve
+    >>> mask = np.array([[True, True, False]])
+    >>> A = lrsolve.operators.poisson((1, 3), mask=mask)
+    >>> A.tocsr().toarray()
+    array([[ 4., -1.],
+           [-1.,  3.]])
+    """
+
+    def __init__(
+        self, shape, spacing=1.0, bc="dirichlet", coef=None, dtype=np.float64, backend=None,
+        mask=None,
+    ):
+        grid = _check_shape(shape)
+        nd = len(grid)
+        self.grid_shape = grid
+        self.spacing = _check_spacing(spacing, nd)
+        names = _check_bc(bc, nd)
+        self._bc_names = names
+        codes = tuple(_BC_CODES[b] for b in names)
+        dt = _check_dtype(dtype)
+        bk = _resolve_backend(backend, coef)
+        self.mask = _check_mask(mask, grid)
+        w = tuple(1.0 / (h * h) for h in self.spacing)
+        host = _make_backend("numpy", "numpy", False)
+        if coef is None:
+            faces = []
+            for d, (n, wd, code) in enumerate(zip(grid, w, codes, strict=True)):
+                f = np.full(n + 1, wd)
+                if code == _NEUMANN:
+                    f[0] = f[n] = 0
+                view = [1] * nd
+                view[d] = n + 1
+                shp = list(grid)
+                shp[d] = n + 1
+                faces.append(np.broadcast_to(f.reshape(view), tuple(shp)))
+        else:
+            k = _check_coef(coef if array_kind(coef) != "cupy" else coef.get(), grid, host)
+            faces = _faces(np, k, w, codes, np.float64)
+        A = _masked_csr(grid, self.mask, faces, codes, dt)
+        self.positive_definite = _is_definite(A)
+        self._fluid = np.flatnonzero(self.mask.reshape(-1))
+        if bk.name == "cupy":
+            import cupyx.scipy.sparse as csp
+
+            A = csp.csr_matrix(A)
+        super().__init__(A, bk)
+
+    @property
+    def _lrsolve_backend(self):
+        return None if self.backend.host_io else self.backend.name
+
+    @property
+    def bc(self):
+        """Boundary condition of the domain walls (one name, or a tuple per axis)."""
+        names = self._bc_names
+        return names[0] if len(set(names)) == 1 else names
+
+    def scatter(self, v):
+        """Return the grid array of a fluid vector (zeros in the solid cells).
+
+        Parameters
+        ----------
+        v : ndarray
+            Vector of length ``n`` (one value per fluid cell).
+
+        Returns
+        -------
+        ndarray
+            Array of shape ``grid_shape`` on ``v``'s backend.
+
+        Examples
+        --------
+        >>> import numpy as np, lrsolve
+        >>> A = lrsolve.operators.poisson((1, 3), mask=np.array([[True, False, True]]))
+        >>> A.scatter(np.array([1.0, 2.0]))
+        array([[1., 0., 2.]])
+        """
+        from .._backend import get_backend as _gb
+
+        xp = _gb(v).xp
+        u = xp.zeros(self.grid_shape, dtype=v.dtype)
+        u[xp.asarray(self.mask)] = v
+        return u
+
+    def gather(self, u):
+        """Return the fluid vector of a grid array (the values at the fluid cells).
+
+        Parameters
+        ----------
+        u : ndarray
+            Array of shape ``grid_shape``.
+
+        Returns
+        -------
+        ndarray
+            Vector of length ``n``.
+
+        Examples
+        --------
+        >>> import numpy as np, lrsolve
+        >>> A = lrsolve.operators.poisson((1, 3), mask=np.array([[True, False, True]]))
+        >>> A.gather(np.array([[1.0, 5.0, 2.0]]))
+        array([1., 2.])
+        """
+        from .._backend import get_backend as _gb
+
+        xp = _gb(u).xp
+        return u[xp.asarray(self.mask)]
+
+    def __repr__(self):
+        return (
+            f"<MaskedPoissonOperator grid={self.grid_shape} fluid cells={self.shape[0]} "
+            f"bc={self.bc!r} {self.dtype} on {self.backend.name}>"
+        )

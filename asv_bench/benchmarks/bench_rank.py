@@ -1,0 +1,74 @@
+"""asv benchmarks for lrsolve.tensor.selection (rank selection and structure search)."""
+
+import numpy as np
+
+try:
+    from lrsolve.tensor import selection as sel
+except ImportError:  # pragma: no cover - older commits
+    sel = None
+
+
+def _decaying(shape, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal(shape)
+    for n, i in enumerate(shape):
+        X = np.moveaxis(np.moveaxis(X, n, -1) * (1.0 + np.arange(i)) ** -1.1, -1, n)
+    return X
+
+
+class CoreShapes:
+    params = [[(64, 64, 14, 20), (100, 100, 30)], ["packing", "greedy", "portfolio"]]
+    param_names = ["shape", "method"]
+    timeout = 300
+
+    def setup(self, shape, method):
+        self.X = _decaying(shape)
+        self.spec = sel.tucker_spectra(self.X)
+
+    def time_spectra(self, shape, method):
+        sel.tucker_spectra(self.X)
+
+    def time_core_shape(self, shape, method):
+        sel.tucker_core_shape(self.X, 0.05, method=method, spectra=self.spec)
+
+    def time_rank_for_tol(self, shape, method):
+        sel.tucker_rank_for_tol(self.X, 0.05, spectra=self.spec)
+
+
+class StructureSearch:
+    params = [["tnale", "greedy"]]
+    param_names = ["method"]
+    timeout = 300
+
+    def setup(self, method):
+        rng = np.random.default_rng(0)
+        rk = [2, 3, 2, 2, 3, 2]
+        G = [rng.standard_normal((rk[k], 3, rk[(k + 1) % 6])) for k in range(6)]
+        T = G[0]
+        for g in G[1:]:
+            T = np.tensordot(T, g, axes=(T.ndim - 1, 0))
+        self.X = np.einsum("a...a->...", T).transpose(rng.permutation(6))
+
+    def time_search(self, method):
+        sel.tn_structure_search(self.X, method=method, topology="tr", rng=0)
+
+    def track_evaluations(self, method):
+        return sel.tn_structure_search(self.X, method=method, topology="tr", rng=0).n_evals
+
+
+class SPM:
+    params = [[(4, 12, 40), (4, 20, 133), (3, 30, 30)]]
+    param_names = ["order_dim_rank"]
+    timeout = 300
+
+    def setup(self, case):
+        m, n, R = case
+        rng = np.random.default_rng(0)
+        A = rng.standard_normal((n, R))
+        A /= np.linalg.norm(A, axis=0)
+        letters = "abcdefg"[:m]
+        expr = "r," + ",".join(c + "r" for c in letters) + "->" + letters
+        self.X = np.einsum(expr, np.ones(R), *([A] * m))
+
+    def time_spm(self, case):
+        sel.spm(self.X, rng=0)

@@ -1,0 +1,379 @@
+"""Side-by-side measurements for rank selection (issue 6), in one run, as ratios.
+
+Run from the repository root::
+
+    python asv_bench/compare_rank.py            # the sizes this machine can afford
+    python asv_bench/compare_rank.py --quick    # small sizes (< 1 min)
+    python asv_bench/compare_rank.py --only shapes,tol
+
+Sections:
+
+* ``spectra``   Gram + eigh spectra of a 256x256x14x20 and a 300x300x30 tensor (seconds)
+                and the packing solve time per budget.
+* ``shapes``    core shapes for budgets 1%..20% of the tensor size: HOOI error of the
+                packing / portfolio shape over that of greedy-with-true-Tucker-loss (each
+                step fits every +1 candidate by HOOI), and the time ratio (selection incl.
+                spectra over the greedy's HOOI time).  Targets: error ratio <= 1.01 on >= 95%
+                of budgets and <= 1.05 on all, time ratio < 0.01.  The greedy is run on
+                scaled-down shapes (it needs hundreds of HOOI fits per budget).
+* ``tol``       tolerance mode: parameters of globally allocated ranks over the per-mode
+                split ST-HOSVD (Tensor Toolbox ``hosvd``), at an achieved error no larger
+                than the split's, tol in {0.01, 0.05, 0.1} (target <= 0.9); the same for TT
+                (TT-SVD, equal split across cuts).
+* ``tn``        structure search on an order-6 3^6 tensor ring with a random mode
+                permutation and a 4^8 reshaped 256x256 synthetic image: objective
+                (log(size / X.size) + 200 RSE), evaluations, seconds per evaluation.
+* ``spm``       subspace power method at order 4 (dimension and rank as the machine allows)
+                vs CP-ALS at equal error.
+
+BLAS runs single-threaded (OPENBLAS_NUM_THREADS=1) unless ``--threads`` is given: on the
+shared 2-core machine multi-threaded OpenBLAS was up to 60x slower on these products.
+Results go to compare_rank-<date>.log / .json next to this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+if "--threads" not in sys.argv:
+    for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_v, "1")
+
+import datetime  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from lrsolve.tensor import selection as sel  # noqa: E402
+from lrsolve.tensor.selection import _utils as U  # noqa: E402
+from lrsolve.tensor.selection._cp_rank import _cp_als  # noqa: E402
+
+ROWS = []
+LOG = []
+
+
+def say(msg):
+    print(msg, flush=True)
+    LOG.append(msg)
+
+
+def record(section, case, quantity, value, peer, peer_value, ratio, target, note=""):
+    ok = None
+    if target is not None and ratio is not None and np.isfinite(ratio):
+        ok = bool(ratio <= target)
+    ROWS.append(dict(section=section, case=case, quantity=quantity, lrsolve=value, peer=peer,
+                     peer_value=peer_value, ratio=ratio, target=target, met=ok, note=note))
+    tgt = "" if target is None else f"<= {target}"
+    say(f"[{section}] {case}: {quantity}: lrsolve {value} | {peer} {peer_value} | "
+        f"ratio {ratio if ratio is None else round(ratio, 4)} {tgt} {note}")
+
+
+def decaying_tensor(shape, rates, rng, power=False):
+    """Orthogonal mixing of a Gaussian core scaled by decaying per-mode profiles."""
+    X = rng.standard_normal(shape)
+    for n, (i, a) in enumerate(zip(shape, rates, strict=False)):
+        prof = (1.0 + np.arange(i)) ** (-a) if power else a ** np.arange(i)
+        X = np.moveaxis(np.moveaxis(X, n, -1) * prof, -1, n)
+    for n, i in enumerate(shape):
+        X = U.mode_dot(np, X, np.linalg.qr(rng.standard_normal((i, i)))[0], n)
+    return X
+
+
+# --------------------------------------------------------------------------- spectra
+def section_spectra(quick, rng):
+    shapes = [((64, 64, 14, 20), (1.2, 1.1, 0.9, 1.5)), ((100, 100, 30), (1.1, 1.2, 1.0))] \
+        if quick else [((256, 256, 14, 20), (1.2, 1.1, 0.9, 1.5)),
+                       ((300, 300, 30), (1.1, 1.2, 1.0))]
+    for shape, rates in shapes:
+        X = decaying_tensor(shape, rates, rng, power=True)
+        t = time.perf_counter()
+        spec = sel.tucker_spectra(X)
+        ts = time.perf_counter() - t
+        tp = []
+        for f in (0.01, 0.05, 0.2):
+            t = time.perf_counter()
+            r = sel.tucker_core_shape(X, f, spectra=spec)
+            tp.append(time.perf_counter() - t)
+        record("spectra", f"{shape}", "spectra s (Gram+eigh)", round(ts, 3), "-", None, None,
+               None, note=f"packing solve s at 1/5/20%: {[round(v, 4) for v in tp]}, "
+               f"core at 20%: {r}")
+
+
+# --------------------------------------------------------------------------- shapes
+class GreedyTrueLoss:
+    """Greedy with the true Tucker loss: each step fits every +1 candidate by HOOI.
+
+    HOOI fits are cached by shape (the greedy paths of different budgets share prefixes);
+    each budget is charged the full standalone cost of the fits on its own path.
+    """
+
+    def __init__(self, X, n_iter):
+        self.X, self.n_iter = X, n_iter
+        self.cache = {}
+        self.normX2 = U.fnorm2(np, X)
+
+    def err(self, r):
+        if r not in self.cache:
+            t = time.perf_counter()
+            e = U.hooi(np, self.X, r, n_iter=self.n_iter, normX2=self.normX2)[0]
+            self.cache[r] = (e, time.perf_counter() - t)
+        return self.cache[r]
+
+    def run(self, B):
+        shape = self.X.shape
+        r = (1,) * len(shape)
+        e, cost = self.err(r)
+        while True:
+            best = None
+            for n in range(len(shape)):
+                if r[n] >= shape[n]:
+                    continue
+                r2 = list(r)
+                r2[n] += 1
+                r2 = tuple(r2)
+                if U.tucker_size(shape, r2) > B:
+                    continue
+                e2, c2 = self.err(r2)
+                cost += c2
+                if best is None or e2 < best[0]:
+                    best = (e2, r2)
+            if best is None or best[0] >= e:
+                return r, e, cost
+            e, r = best
+
+
+def section_shapes(quick, rng):
+    cases = [("cardiac-like", (24, 24, 14, 20), (1.2, 1.1, 0.9, 1.5)),
+             ("300x300x30-like", (40, 40, 30), (1.1, 1.2, 1.0))] if quick else \
+        [("cardiac-like", (48, 48, 14, 20), (1.2, 1.1, 0.9, 1.5)),
+         ("300x300x30-like", (80, 80, 30), (1.1, 1.2, 1.0))]
+    real = [("Kinetic", "Kinetic.npy"), ("COVID19", "COVID19_data.npy")]
+    data = os.environ.get("LRSOLVE_DATA", os.path.join(os.path.dirname(__file__), "..", "..",
+                                                       "shared", "data"))
+    tensors = [(n, decaying_tensor(s, a, rng, power=True)) for n, s, a in cases]
+    for name, f in real:
+        p = os.path.join(data, "tensors", f)
+        if os.path.exists(p):
+            tensors.append((name, np.load(p)))
+    fracs = [0.01, 0.02, 0.05, 0.1, 0.2] if quick else [0.01, 0.02, 0.03, 0.05, 0.07, 0.1,
+                                                         0.15, 0.2]
+    n_iter = 5 if quick else 10
+    all_ratios = {"packing": [], "portfolio": []}
+    for name, X in tensors:
+        g = GreedyTrueLoss(X, n_iter)
+        t = time.perf_counter()
+        spec = sel.tucker_spectra(X)
+        t_spec = time.perf_counter() - t
+        for f in fracs:
+            B = int(f * X.size)
+            if B < U.tucker_size(X.shape, (1,) * X.ndim):
+                continue
+            rg, eg, cost_g = g.run(B)
+            t = time.perf_counter()
+            rp = sel.tucker_core_shape(X, B, spectra=spec)
+            t_pack = time.perf_counter() - t + t_spec
+            t = time.perf_counter()
+            rf = sel.tucker_core_shape(X, B, spectra=spec, method="portfolio", hooi_iter=n_iter)
+            t_port = time.perf_counter() - t + t_spec
+            ep = g.err(rp)[0]
+            ef = g.err(rf)[0]
+            for m, e, tt in (("packing", ep, t_pack), ("portfolio", ef, t_port)):
+                ratio = e / eg if eg > 0 else 1.0
+                all_ratios[m].append(ratio)
+                record("shapes", f"{name} {X.shape} budget {f:.0%} ({B})",
+                       f"{m} HOOI err", round(e, 5), "greedy-true-loss", round(eg, 5),
+                       ratio, 1.05,
+                       note=f"{m} {rp if m == 'packing' else rf} vs greedy {rg}; time ratio "
+                            f"{tt / cost_g:.2e} ({tt:.3f} s vs {cost_g:.1f} s)")
+    for m, rs in all_ratios.items():
+        rs = np.array(rs)
+        frac = float(np.mean(rs <= 1.01)) if len(rs) else float("nan")
+        record("shapes", "all budgets", f"{m}: fraction with ratio <= 1.01", round(frac, 3),
+               "-", None, None, None, note=f"max ratio {rs.max():.4f}, mean {rs.mean():.4f}, "
+               f"{len(rs)} budgets (targets: >= 0.95 within 1.01, all within 1.05)")
+
+
+# --------------------------------------------------------------------------- tol
+def _split_sthosvd(X, tol):
+    """Tensor Toolbox hosvd: sequential, tol^2 ||X||^2 / N per mode on the current core."""
+    N = X.ndim
+    eps2 = tol * tol * U.fnorm2(np, X) / N
+    core = X
+    ranks = []
+    for n in range(N):
+        w = np.linalg.eigvalsh(U.mode_gram(np, core, n))[::-1].clip(0)
+        tail = w.sum() - np.cumsum(w)
+        r = int(np.argmax(tail <= eps2)) + 1
+        ranks.append(r)
+        V = U.leading_eigvecs(np, U.mode_gram(np, core, n), r)
+        core = U.mode_dot(np, core, V.T, n)
+    return tuple(ranks), U.tucker_error(np, X, core)
+
+
+def _global_at_error(X, target, spec):
+    """Largest tol' whose globally allocated ST-HOSVD error stays <= target (bisection)."""
+    lo, hi = target, min(0.99, 3 * target)
+    best = None
+    for i in range(8):
+        t = hi if i == 0 else 0.5 * (lo + hi)
+        r = sel.tucker_rank_for_tol(X, t, spectra=spec)
+        core, _ = U.st_hosvd(np, X, r)
+        e = U.tucker_error(np, X, core)
+        if e <= target * (1 + 1e-9):
+            best = (r, e)
+            lo = t
+            if i == 0:
+                break
+        else:
+            hi = t
+    if best is None:
+        r = sel.tucker_rank_for_tol(X, target, spectra=spec)
+        core, _ = U.st_hosvd(np, X, r)
+        best = (r, U.tucker_error(np, X, core))
+    return best
+
+
+def section_tol(quick, rng):
+    shapes = [((64, 64, 14, 20), (1.2, 1.1, 0.9, 1.5)), ((100, 100, 30), (1.1, 1.2, 1.0))] \
+        if quick else [((256, 256, 14, 20), (1.2, 1.1, 0.9, 1.5)),
+                       ((300, 300, 30), (1.1, 1.2, 1.0))]
+    for shape, rates in shapes:
+        X = decaying_tensor(shape, rates, rng, power=True)
+        spec = sel.tucker_spectra(X)
+        for tol in (0.01, 0.05, 0.1):
+            rs, es = _split_sthosvd(X, tol)
+            rg, eg = _global_at_error(X, es, spec)
+            ps, pg = U.tucker_size(shape, rs), U.tucker_size(shape, rg)
+            record("tol", f"Tucker {shape} tol {tol}", "parameters", pg, "split ST-HOSVD", ps,
+                   pg / ps, 0.9, note=f"errors {eg:.4e} vs {es:.4e}; ranks {rg} vs {rs}")
+    # TT on a 4^8 reshaped image
+    img = synthetic_image(rng)
+    X = img.reshape((4,) * 8)
+    spec = sel.tt_spectra(X)
+    for tol in (0.01, 0.05, 0.1):
+        rs = sel.tt_ranks_for_tol(X, tol, spectra=spec, method="split")
+        es = np.linalg.norm(X - U.tn_full(np, U.tt_svd(np, X, rs))) / np.linalg.norm(X)
+        lo, hi, best = tol, 3 * tol, None
+        for i in range(8):
+            t = hi if i == 0 else 0.5 * (lo + hi)
+            r = sel.tt_ranks_for_tol(X, min(t, 0.99), spectra=spec)
+            e = np.linalg.norm(X - U.tn_full(np, U.tt_svd(np, X, r))) / np.linalg.norm(X)
+            if e <= es * (1 + 1e-9):
+                best, lo = (r, e), t
+                if i == 0:
+                    break
+            else:
+                hi = t
+        rg, eg = best if best is not None else (rs, es)
+        ps, pg = U.tt_size(X.shape, [1, *rs, 1]), U.tt_size(X.shape, [1, *rg, 1])
+        record("tol", f"TT 4^8 image tol {tol}", "parameters", pg, "split TT-SVD", ps, pg / ps,
+               0.9, note=f"errors {eg:.4e} vs {es:.4e}; ranks {rg} vs {rs}")
+
+
+# --------------------------------------------------------------------------- tn
+def synthetic_image(rng, n=256):
+    """A smooth 256x256 'image': blobs, a ramp and edges, plus mild texture."""
+    y, x = np.mgrid[0:n, 0:n] / n
+    img = 0.4 * x + 0.2 * np.sin(6 * np.pi * y) * np.cos(4 * np.pi * x)
+    for _ in range(6):
+        cx, cy, s = rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.9), rng.uniform(0.03, 0.15)
+        img += rng.uniform(0.3, 1.0) * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * s * s))
+    img += (x > 0.6) * (y < 0.4) * 0.3
+    img += 0.01 * rng.standard_normal((n, n))
+    return img
+
+
+def section_tn(quick, rng):
+    d = 6
+    rk = rng.integers(1, 4, size=d).tolist()
+    G = [rng.standard_normal((rk[k], 3, rk[(k + 1) % d])) for k in range(d)]
+    X = U.tn_full(np, G).transpose(rng.permutation(d))
+    true_size = sum(rk[k] * 3 * rk[(k + 1) % d] for k in range(d))
+    true_obj = math.log(true_size / X.size)
+    for method in ("greedy", "tnale"):
+        t = time.perf_counter()
+        res = sel.tn_structure_search(X, method=method, topology="tr", rng=0)
+        tt = time.perf_counter() - t
+        per = max(e["seconds"] for e in res.log)
+        record("tn", f"TR 3^6 planted ranks {tuple(rk)}", f"{method} objective",
+               round(res.objective, 4), "planted structure", round(true_obj, 4), None, None,
+               note=f"evals {res.n_evals}, ranks {res.ranks}, perm {res.perm}, RSE "
+                    f"{res.rel_error:.2e}, max s/eval {per:.3f}, total {tt:.1f} s")
+    img = synthetic_image(rng)
+    X = img.reshape((4,) * 8)
+    for method in ("greedy", "tnale"):
+        if quick and method == "greedy":
+            continue
+        t = time.perf_counter()
+        res = sel.tn_structure_search(X, method=method, topology="tr",
+                                      maxiter=2 if quick else 4, max_evals=60 if quick else 300,
+                                      max_rank=12, rng=0)
+        tt = time.perf_counter() - t
+        per = max(e["seconds"] for e in res.log)
+        record("tn", "4^8 synthetic image", f"{method} objective", round(res.objective, 4),
+               "-", None, None, None,
+               note=f"evals {res.n_evals}, ranks {res.ranks}, perm {res.perm}, size {res.size},"
+                    f" RSE {res.rel_error:.3e}, max s/eval {per:.3f}, total {tt:.1f} s")
+
+
+# --------------------------------------------------------------------------- spm
+def section_spm(quick, rng):
+    cases = [(4, 12, 40)] if quick else [(4, 20, 133), (4, 30, 300)]
+    for m, n, R in cases:
+        A = rng.standard_normal((n, R))
+        A /= np.linalg.norm(A, axis=0)
+        lam = rng.uniform(1, 2, R)
+        X = np.einsum("r,ir,jr,kr,lr->ijkl", lam, A, A, A, A)
+        t = time.perf_counter()
+        res = sel.spm(X, rng=0)
+        ts = time.perf_counter() - t
+        C = np.abs(A.T @ res.factors).max(axis=1)
+        # CP-ALS at the same rank until its error reaches SPM's (or 50x SPM's time)
+        gen = np.random.default_rng(1)
+        t = time.perf_counter()
+        err = np.inf
+        it = 0
+        factors = None
+        while time.perf_counter() - t < 50 * ts and err > max(res.rel_error, 1e-10) and it < 50:
+            err, factors, k = _cp_als(np, X, R, gen, n_iter=200, tol=1e-12)
+            it += 1
+        tc = time.perf_counter() - t
+        record("spm", f"order {m}, n={n}, R={R}", "seconds", round(ts, 2), "CP-ALS", round(tc, 2),
+               ts / tc, 1.0, note=f"SPM err {res.rel_error:.2e} (min |cos| {C.min():.10f}, "
+               f"rank found {res.rank}); CP-ALS err {err:.2e} after {it} run(s)")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", default="spectra,shapes,tol,tn,spm")
+    ap.add_argument("--threads", action="store_true", help="leave BLAS threading alone")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    rng = np.random.default_rng(args.seed)
+    say(f"compare_rank {'--quick ' if args.quick else ''}on {platform.processor() or 'cpu'}, "
+        f"{os.cpu_count()} cores, numpy {np.__version__}, "
+        f"BLAS threads {os.environ.get('OPENBLAS_NUM_THREADS', 'default')}, "
+        f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    sections = dict(spectra=section_spectra, shapes=section_shapes, tol=section_tol,
+                    tn=section_tn, spm=section_spm)
+    for name in args.only.split(","):
+        t = time.perf_counter()
+        sections[name.strip()](args.quick, rng)
+        say(f"-- section {name} took {time.perf_counter() - t:.1f} s")
+    stem = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        f"compare_rank{'-quick' if args.quick else ''}-"
+                        f"{datetime.date.today().isoformat()}")
+    with open(stem + ".log", "w") as fh:
+        fh.write("\n".join(LOG) + "\n")
+    with open(stem + ".json", "w") as fh:
+        json.dump(ROWS, fh, indent=1, default=float)
+
+
+if __name__ == "__main__":
+    main()

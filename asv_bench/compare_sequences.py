@@ -1,0 +1,199 @@
+"""Side-by-side measurements for sequences of systems (Krylov recycling), in one run, as ratios.
+
+Run from the repository root::
+
+    python asv_bench/compare_sequences.py --quick     # small sizes, under a minute
+    python asv_bench/compare_sequences.py             # the issue's settings (long)
+    python asv_bench/compare_sequences.py --systems 100 --n 100 --steps 500 --heat-n 64
+
+Sections (the performance targets of issue 3):
+
+* ``skr``    N Darcy systems (``lrsolve.problems.darcy_sequence``, independent log-normal
+             fields), rtol 1e-7, the same preconditioner (``--precond``, default Jacobi):
+             sorted GCRO-DR(40, 20) warm started vs independent GMRES(40): products ratio
+             (target >= 10) and wall-time ratio (target >= 5).
+* ``strong`` the same systems: the strong baseline -- independent AMG-preconditioned CG,
+             warm started from the previous solution, one AMG hierarchy per system -- vs
+             sorted GCRO-DR as above, and vs the recycled variant with one AMG hierarchy
+             per system as well, sorted and recycled (``rcg`` with ``precond="amg"``):
+             wall-time ratio (target >= 1.5).
+* ``heat``   SPD heat-equation sequence (``lrsolve.problems.heat_sequence``, 2D), rcg vs
+             independent PCG with the same preconditioner, both warm started: iterations
+             ratio (target >= 2).
+* ``sort``   sorting time / total time of the sorted GCRO-DR run (target < 0.05).
+
+Writes ``compare_sequences-<date>.log`` and ``.json`` next to this script.  Timings on a
+shared machine are noisy: ratios measured in one run are what count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+import lrsolve
+from lrsolve.krylov import solve_sequence
+
+ROWS = []
+LOG = []
+
+
+def say(msg=""):
+    print(msg, flush=True)
+    LOG.append(msg)
+
+
+def record(section, case, quantity, ours, peer, peer_value, ratio, target, note=""):
+    met = None if target is None or not np.isfinite(ratio) else bool(ratio >= target)
+    ROWS.append(dict(section=section, case=case, quantity=quantity, lrsolve=ours, peer=peer,
+                     peer_value=peer_value, ratio=ratio, target=target, met=met, note=note))
+    tgt = "" if target is None else f"(target >= {target}: {'met' if met else 'MISSED'})"
+    say(f"  {quantity:<28} ours {ours:>11.4g}   {peer:<28} {peer_value:>11.4g}   "
+        f"ratio {ratio:7.2f} {tgt}")
+
+
+def relres_max(problems, xs):
+    return max(float(np.linalg.norm(p.b - p.A @ x) / np.linalg.norm(p.b))
+               for p, x in zip(problems, xs, strict=True))
+
+
+def strong_baseline(problems, rtol):
+    """Independent AMG-PCG solves (a hierarchy per system), warm started from the previous x."""
+    x = None
+    niter = matvec = 0
+    xs = []
+    t0 = time.perf_counter()
+    for p in problems:
+        res = lrsolve.cg(p.A, p.b, x, rtol=rtol, precond="amg")
+        niter += res.niter
+        matvec += res.n_matvec
+        x = res.x
+        xs.append(res.x)
+    return time.perf_counter() - t0, niter, matvec, xs
+
+
+def section_skr(problems, args):
+    n = problems[0].A.shape[0]
+    case = f"{len(problems)} Darcy, n={n}, rtol={args.rtol:g}, {args.precond}"
+    say(f"[skr] {case}")
+    # warm-up of the JIT kernels outside the timings
+    solve_sequence(problems[:2], method="gcrodr", precond=args.precond, rtol=1e-2, progress=False)
+    lrsolve.gmres(problems[0].A, problems[0].b, rtol=1e-2, precond=args.precond)
+    t0 = time.perf_counter()
+    rec = solve_sequence(problems, method="gcrodr", precond=args.precond, rtol=args.rtol,
+                         k=20, m=40, progress=False, maxiter=args.maxiter)
+    t_rec = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ind = solve_sequence(problems, method="gmres", order="given", warm_start=False, m=40,
+                         precond=args.precond, rtol=args.rtol, progress=False,
+                         maxiter=args.maxiter)
+    t_ind = time.perf_counter() - t0
+    say(f"  sorted GCRO-DR: converged {rec.converged}, worst relres "
+        f"{relres_max(problems, rec.xs):.2e}; GMRES(40): converged {ind.converged}, worst "
+        f"relres {relres_max(problems, ind.xs):.2e}")
+    mv_r, mv_i = int(rec.n_matvec.sum()), int(ind.n_matvec.sum())
+    record("skr", case, "products with A", mv_r, "GMRES(40) independent", mv_i, mv_i / mv_r, 10)
+    record("skr", case, "wall time [s]", t_rec, "GMRES(40) independent", t_ind, t_ind / t_rec, 5)
+    frac = rec.sort_time / t_rec
+    record("sort", case, "sorting time / total", frac, "limit", 0.05,
+           0.05 / max(frac, 1e-12), 1.0, note="ratio = 0.05 / fraction: >= 1 means < 5 %")
+    return rec, t_rec
+
+
+def section_strong(problems, args, rec, t_rec):
+    n = problems[0].A.shape[0]
+    case = f"{len(problems)} Darcy, n={n}, rtol={args.rtol:g}"
+    say(f"[strong] {case}")
+    lrsolve.cg(problems[0].A, problems[0].b, rtol=1e-2, precond="amg")  # warm-up
+    t_s, it_s, mv_s, xs = strong_baseline(problems, args.rtol)
+    say(f"  AMG-PCG warm started: {it_s} iterations, worst relres {relres_max(problems, xs):.2e}")
+    record("strong", case, f"GCRO-DR+{args.precond} wall [s]", t_rec,
+           "AMG-PCG indep., warm", t_s, t_s / t_rec, 1.5)
+    # the strong baseline's own preconditioner plus recycling and sorting
+    t0 = time.perf_counter()
+    res = solve_sequence(problems, method="rcg", precond="amg", rtol=args.rtol, k=20, m=40,
+                         progress=False, maxiter=args.maxiter)
+    t = time.perf_counter() - t0
+    say(f"  sorted rcg + AMG per system: {int(res.niter.sum())} iterations, converged "
+        f"{res.converged}, worst relres {relres_max(problems, res.xs):.2e}")
+    record("strong", case, "rcg+AMG wall [s]", t, "AMG-PCG indep., warm", t_s, t_s / t, 1.5)
+
+
+def section_heat(args):
+    steps, m = args.steps, args.heat_n
+    problems = lrsolve.problems.heat_sequence(steps, (m, m), rng=0)
+    case = f"heat 2D {m}x{m}, {steps} steps, rtol={args.rtol:g}, {args.heat_precond}"
+    say(f"[heat] {case}")
+    t0 = time.perf_counter()
+    rec = solve_sequence(problems, method="rcg", order="given", precond=args.heat_precond,
+                         rtol=args.rtol, k=20, m=40, progress=False)
+    t_rec = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ind = solve_sequence(problems, method="cg", order="given", precond=args.heat_precond,
+                         rtol=args.rtol, progress=False)
+    t_ind = time.perf_counter() - t0
+    say(f"  rcg converged {rec.converged}, PCG converged {ind.converged}; worst relres "
+        f"{relres_max(problems, rec.xs):.2e} / {relres_max(problems, ind.xs):.2e}")
+    it_r, it_i = int(rec.niter.sum()), int(ind.niter.sum())
+    record("heat", case, "iterations", it_r, "PCG independent, warm", it_i, it_i / it_r, 2)
+    record("heat", case, "wall time [s]", t_rec, "PCG independent, warm", t_ind, t_ind / t_rec,
+           None)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (< 1 min)")
+    parser.add_argument("--systems", type=int, default=200, help="Darcy systems (200)")
+    parser.add_argument("--n", type=int, default=100, help="Darcy grid n (n x n; 100)")
+    parser.add_argument("--precond", default="jacobi", help="preconditioner of the skr section")
+    parser.add_argument("--steps", type=int, default=500, help="heat steps (500)")
+    parser.add_argument("--heat-n", type=int, default=64, help="heat grid (64)")
+    parser.add_argument("--heat-precond", default="jacobi", help="preconditioner of heat")
+    parser.add_argument("--rtol", type=float, default=1e-7)
+    parser.add_argument("--maxiter", type=int, default=None)
+    parser.add_argument("--only", default="skr,strong,heat", help="comma-separated sections")
+    parser.add_argument("--blas-threads", type=int, default=1,
+                        help="BLAS threads (1: fair on a shared machine)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.systems, args.n, args.steps, args.heat_n = 12, 32, 40, 32
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.blas_threads)
+    except ImportError:  # pragma: no cover
+        pass
+    only = set(args.only.split(","))
+    say(f"compare_sequences {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC "
+        f"on {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"python {platform.python_version()}, numpy {np.__version__}, lrsolve "
+        f"{getattr(lrsolve, '__version__', '?')}; args {vars(args)}")
+    t_all = time.perf_counter()
+    if only & {"skr", "strong"}:
+        problems = lrsolve.problems.darcy_sequence(args.systems, (args.n, args.n), rng=0)
+        rec, t_rec = section_skr(problems, args)
+        if "strong" in only:
+            section_strong(problems, args, rec, t_rec)
+    if "heat" in only:
+        section_heat(args)
+    say(f"total {time.perf_counter() - t_all:.1f} s")
+    stamp = datetime.date.today().isoformat()
+    base = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        f"compare_sequences-{'quick-' if args.quick else ''}{stamp}")
+    with open(base + ".json", "w") as f:
+        json.dump(dict(args=vars(args), rows=ROWS, machine=platform.uname()._asdict()), f,
+                  indent=1, default=str)
+    with open(base + ".log", "w") as f:
+        f.write("\n".join(LOG) + "\n")
+    say(f"wrote {base}.log and .json")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,351 @@
+"""Side-by-side measurements of lrsolve.tensor against TensorLy, in one run, as ratios.
+
+Run from the repository root::
+
+    python asv_bench/compare_tensor.py            # the sizes of the targets (minutes)
+    python asv_bench/compare_tensor.py --quick    # small sizes, < 1 min: a smoke test
+    python asv_bench/compare_tensor.py --only cp,sthosvd --threads 2
+
+Sections (the performance targets of issue 5):
+
+* ``cp``      CP-ALS per-iteration time at 100^3 rank 10 and 300^3 rank 50, lrsolve.tensor.cp
+              over tensorly.decomposition.parafac (target <= 0.5), both with random init,
+              no line search, tol=0 and a fixed number of sweeps; time per iteration is taken
+              between the first and the last callback, so initialisation is excluded alike.
+* ``tucker``  HOOI on a 256x256x14x20 tensor with core (29, 39, 14, 4), 20 iterations, random
+              init (the core-shapes repository's settings): tensorly.decomposition.tucker time
+              over ours (target >= 5) and both final relative errors (equal).
+* ``sthosvd`` ST-HOSVD against TensorLy's SVD initialisation (``tucker(..., n_iter_max=0)``)
+              on the same shapes (target >= 10x faster).
+* ``memory``  tracemalloc peak of CP-ALS and HOOI over (input + factors) (target <= 2 extra
+              inputs, i.e. peak <= 2 x input + factors), TensorLy's peak for reference.
+
+The machine is shared: OpenBLAS threads are set to ``--threads`` (default 1) before NumPy is
+imported, for both libraries alike.  Writes ``compare_tensor-<date>.log`` and ``.json`` next
+to this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+import tracemalloc
+
+
+def parse():
+    p = argparse.ArgumentParser(description="lrsolve.tensor vs TensorLy, side by side")
+    p.add_argument("--quick", action="store_true", help="small sizes (< 1 minute)")
+    p.add_argument("--only", default="cp,tucker,sthosvd,memory", help="comma-separated sections")
+    p.add_argument("--threads", type=int, default=1, help="BLAS threads for both libraries")
+    p.add_argument("--repeat", type=int, default=2, help="repetitions (best time is kept)")
+    return p.parse_args()
+
+
+ARGS = parse()
+for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = str(ARGS.threads)
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from lrsolve import tensor as lt  # noqa: E402
+
+ROWS = []
+LOG = []
+
+
+def out(msg):
+    print(msg, flush=True)
+    LOG.append(msg)
+
+
+def record(section, case, quantity, ours, peer_value, ratio, target, note=""):
+    met = None
+    if target is not None and ratio is not None and np.isfinite(ratio):
+        met = bool(ratio <= target) if target >= 0 else bool(ratio >= -target)
+    ROWS.append(
+        dict(
+            section=section,
+            case=case,
+            quantity=quantity,
+            lrsolve=ours,
+            peer="tensorly",
+            peer_value=peer_value,
+            ratio=ratio,
+            target=target,
+            met=met,
+            note=note,
+        )
+    )
+    tgt = "" if target is None else (f"<= {target}" if target >= 0 else f">= {-target}")
+    out(
+        f"[{section}] {case}: {quantity}: lrsolve {ours:.4g} | tensorly {peer_value:.4g} | "
+        f"ratio {ratio:.3f} {tgt} {'MET' if met else ('MISSED' if met is False else '')} {note}"
+    )
+
+
+class Stamps:
+    def __init__(self):
+        self.t = []
+
+    def __call__(self, *args):
+        self.t.append(time.perf_counter())
+
+    def per_iteration(self):
+        return (self.t[-1] - self.t[0]) / (len(self.t) - 1)
+
+
+def low_rank_cp(shape, rank, noise, seed=0):
+    rng = np.random.default_rng(seed)
+    X = lt.CPTensor(None, [rng.standard_normal((n, rank)) for n in shape]).to_tensor()
+    return X + noise * np.linalg.norm(X) / np.sqrt(X.size) * rng.standard_normal(shape)
+
+
+def low_rank_tucker(shape, ranks, noise, seed=0):
+    rng = np.random.default_rng(seed)
+    T = lt.TuckerTensor(
+        rng.standard_normal(ranks),
+        [np.linalg.qr(rng.standard_normal((n, r)))[0] for n, r in zip(shape, ranks, strict=False)],
+    )
+    X = T.to_tensor()
+    return X + noise * np.linalg.norm(X) / np.sqrt(X.size) * rng.standard_normal(shape)
+
+
+def section_cp():
+    from tensorly.decomposition import parafac
+
+    cases = (
+        [((60, 60, 60), 5, 10), ((100, 100, 100), 10, 10)]
+        if ARGS.quick
+        else [((100, 100, 100), 10, 30), ((300, 300, 300), 50, 8)]
+    )
+    for shape, rank, iters in cases:
+        X = low_rank_cp(shape, rank, 0.1)
+        best_l, best_t, best_ls = np.inf, np.inf, np.inf
+        for _ in range(ARGS.repeat):
+            s = Stamps()
+            lt.cp(
+                X,
+                rank,
+                init="random",
+                rng=0,
+                tol=0,
+                maxiter=iters,
+                line_search=False,
+                callback=s,
+                diagnostics=False,
+            )
+            best_l = min(best_l, s.per_iteration())
+            s = Stamps()
+            lt.cp(
+                X,
+                rank,
+                init="random",
+                rng=0,
+                tol=0,
+                maxiter=iters,
+                line_search=True,
+                callback=s,
+                diagnostics=False,
+            )
+            best_ls = min(best_ls, s.per_iteration())
+            s = Stamps()
+            parafac(
+                X, rank, init="random", random_state=0, tol=1e-300, n_iter_max=iters, callback=s
+            )
+            best_t = min(best_t, s.per_iteration())
+        case = f"{'x'.join(map(str, shape))} rank {rank}"
+        record("cp", case, "s/iteration (no line search)", best_l, best_t, best_l / best_t, 0.5)
+        record(
+            "cp",
+            case,
+            "s/iteration (line search on, ours)",
+            best_ls,
+            best_t,
+            best_ls / best_t,
+            None,
+        )
+
+
+def section_tucker():
+    from tensorly.decomposition import tucker as tl_tucker
+
+    shape, core = (
+        ((64, 64, 14, 20), (29, 39, 14, 4)) if ARGS.quick else ((256, 256, 14, 20), (29, 39, 14, 4))
+    )
+    iters = 20
+    X = low_rank_tucker(shape, core, 0.3)
+    t_l, t_t = np.inf, np.inf
+    for _ in range(ARGS.repeat):
+        t0 = time.perf_counter()
+        ours = lt.tucker(X, rank=core, init="random", rng=0, maxiter=iters, tol_iter=0)
+        t_l = min(t_l, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        tl_core, tl_factors = tl_tucker(
+            X, rank=list(core), init="random", random_state=0, n_iter_max=iters, tol=1e-20
+        )
+        t_t = min(t_t, time.perf_counter() - t0)
+    e_l = ours.relative_error(X)
+    e_t = lt.TuckerTensor(tl_core, tl_factors).relative_error(X)
+    case = f"{'x'.join(map(str, shape))} core {core}, {iters} it."
+    record(
+        "tucker",
+        case,
+        "seconds (speed-up = tensorly/ours)",
+        t_l,
+        t_t,
+        t_t / t_l,
+        -5,
+        note=f"final rel. error lrsolve {e_l:.6f} tensorly {e_t:.6f}",
+    )
+    ours_st = lt.tucker(X, rank=core, maxiter=iters, tol_iter=0)  # default ST-HOSVD init
+    out(
+        f"[tucker] {case}: with the default ST-HOSVD init: "
+        f"rel. error {ours_st.relative_error(X):.6f}"
+    )
+
+
+def section_sthosvd():
+    from tensorly.decomposition import tucker as tl_tucker
+
+    cases = (
+        [((64, 64, 14, 20), (29, 39, 14, 4)), ((60, 60, 60), (10, 10, 10))]
+        if ARGS.quick
+        else [
+            ((256, 256, 14, 20), (29, 39, 14, 4)),
+            ((100, 100, 100), (10, 10, 10)),
+            ((300, 300, 300), (50, 50, 50)),
+        ]
+    )
+    for shape, core in cases:
+        X = low_rank_tucker(shape, core, 0.3)
+        t_l, t_t = np.inf, np.inf
+        for _ in range(ARGS.repeat):
+            t0 = time.perf_counter()
+            st = lt.sthosvd(X, rank=core)
+            t_l = min(t_l, time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            tl_core, tl_factors = tl_tucker(X, rank=list(core), init="svd", n_iter_max=0)
+            t_t = min(t_t, time.perf_counter() - t0)
+        e_l = st.relative_error(X)
+        e_t = lt.TuckerTensor(tl_core, tl_factors).relative_error(X)
+        record(
+            "sthosvd",
+            f"{'x'.join(map(str, shape))} core {core}",
+            "seconds (speed-up = tensorly SVD init/ours)",
+            t_l,
+            t_t,
+            t_t / t_l,
+            -10,
+            note=f"rel. error lrsolve {e_l:.6f} tensorly {e_t:.6f}",
+        )
+
+
+def peak(fn):
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def section_memory():
+    from tensorly.decomposition import parafac
+    from tensorly.decomposition import tucker as tl_tucker
+
+    shape, rank = ((100, 100, 100), 10) if ARGS.quick else ((200, 200, 200), 20)
+    X = low_rank_cp(shape, rank, 0.1)
+    fac = sum(n * rank for n in shape) * 8
+    p_l = peak(lambda: lt.cp(X, rank, maxiter=5, tol=0, rng=0))
+    p_t = peak(lambda: parafac(X, rank, n_iter_max=5, tol=1e-300))
+    record(
+        "memory",
+        f"cp {'x'.join(map(str, shape))} rank {rank}",
+        "peak / (input + factors)",
+        p_l / (X.nbytes + fac),
+        p_t / (X.nbytes + fac),
+        p_l / p_t,
+        None,
+        note=f"target: lrsolve <= 2 (input {X.nbytes / 2**20:.0f} MiB)",
+    )
+    shape, core = (
+        ((64, 64, 14, 20), (29, 39, 14, 4)) if ARGS.quick else ((256, 256, 14, 20), (29, 39, 14, 4))
+    )
+    X = low_rank_tucker(shape, core, 0.3)
+    fac = (sum(n * r for n, r in zip(shape, core, strict=False)) + int(np.prod(core))) * 8
+    p_l = peak(lambda: lt.tucker(X, rank=core, maxiter=3, tol_iter=0))
+    p_t = peak(lambda: tl_tucker(X, rank=list(core), n_iter_max=3, tol=1e-20))
+    record(
+        "memory",
+        f"tucker {'x'.join(map(str, shape))} core {core}",
+        "peak / (input + factors)",
+        p_l / (X.nbytes + fac),
+        p_t / (X.nbytes + fac),
+        p_l / p_t,
+        None,
+        note=f"target: lrsolve <= 2 (input {X.nbytes / 2**20:.0f} MiB)",
+    )
+    X = np.random.default_rng(0).standard_normal((512, 3, 3, 512))
+    p_l = peak(lambda: lt.cp(X, 4, maxiter=5, rng=0))
+    out(
+        f"[memory] TensorLy #526 case 512x3x3x512 rank 4: lrsolve peak {p_l / 2**20:.1f} MiB "
+        f"({p_l / X.nbytes:.2f} x input); TensorLy's SVD init tried 4.5 TiB"
+    )
+
+
+def main():
+    import tensorly
+
+    sections = {
+        "cp": section_cp,
+        "tucker": section_tucker,
+        "sthosvd": section_sthosvd,
+        "memory": section_memory,
+    }
+    chosen = [s for s in ARGS.only.split(",") if s]
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(
+                line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")
+            )
+    except (OSError, StopIteration):
+        pass
+    out(
+        f"lrsolve.tensor vs tensorly {tensorly.__version__}; numpy {np.__version__}; {cpu}, "
+        f"{os.cpu_count()} CPUs, BLAS threads {ARGS.threads}; load {os.getloadavg()[0]:.1f}; "
+        f"{'quick' if ARGS.quick else 'full'} sizes"
+    )
+    t0 = time.perf_counter()
+    for name in chosen:
+        sections[name]()
+    out(f"total {time.perf_counter() - t0:.1f} s")
+    stamp = datetime.date.today().isoformat()
+    base = os.path.join(
+        os.path.dirname(os.path.abspath(__file__)),
+        f"compare_tensor{'-quick' if ARGS.quick else ''}-{stamp}",
+    )
+    with open(base + ".log", "w") as fh:
+        fh.write("\n".join(LOG) + "\n")
+    with open(base + ".json", "w") as fh:
+        json.dump(
+            {
+                "machine": cpu,
+                "cpus": os.cpu_count(),
+                "threads": ARGS.threads,
+                "quick": ARGS.quick,
+                "rows": ROWS,
+            },
+            fh,
+            indent=1,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,309 @@
+"""Numba kernels of matrix completion (CPU engine ``numba``).
+
+Same signatures as :mod:`lrsolve._kernels._reference_completion` (see there).
+Rows are split between threads (``prange``); each row's entries are
+``ptr[i]:ptr[i+1]`` of the compressed structure built once by
+:func:`mc_build_index` (a counting sort, ``O(nnz + m + n)``).
+
+* ``mc_als_exact`` fuses the per-row assembly of the ``k x k`` normal matrix
+  (lower triangle, ``n_i k^2 / 2`` multiply-adds) with its Cholesky solve
+  (``k^3 / 6``): no ``(m, k, k)`` stack is ever stored.
+* ``mc_als_cg`` runs warm-started Jacobi-preconditioned CG on each row without
+  the normal matrix: one step costs ``2 n_i k`` multiply-adds (the robust
+  alternating minimization of Gu, Song, Yin and Zhang: ``O(|Omega| k)`` per sweep).
+
+Each kernel is compiled serial and threaded (:func:`~._numba_util.dual`); the
+number of entries picks one (the first 1-D argument is ``idx`` or ``vals``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from ._numba_util import PARALLEL_MIN, jit, renamed
+
+
+def _pair(fn):
+    serial = jit(fn)
+    par = jit(renamed(fn, "_parallel"), parallel=True)
+    return serial, par
+
+
+def _pick(pair, nnz):
+    return pair[1] if nnz >= PARALLEL_MIN else pair[0]
+
+
+#: Rows per parallel task of the row-update kernels (work arrays are allocated once per task).
+_ROWS = 64
+
+
+# ----------------------------------------------------------------------------- sampled products
+def _sampled_dot(ptr, idx, U, V, out):
+    nr = ptr.shape[0] - 1
+    k = U.shape[1]
+    base = ptr[0]
+    for iu in prange(nr):
+        i = np.int64(iu)
+        for e in range(ptr[i], ptr[i + 1]):
+            j = idx[e]
+            s = 0.0
+            for a in range(k):
+                s += U[i, a] * V[j, a]
+            out[e - base] = s
+
+
+_SAMPLED = _pair(_sampled_dot)
+
+
+def mc_sampled_dot(ptr, idx, U, V, out):
+    _pick(_SAMPLED, idx.shape[0])(ptr, idx, np.ascontiguousarray(U), np.ascontiguousarray(V), out)
+    return out
+
+
+# ----------------------------------------------------------------------------- normal equations
+def _normal_eq(ptr, idx, vals, F, lam, A, b):
+    nr = ptr.shape[0] - 1
+    k = F.shape[1]
+    for iu in prange(nr):
+        i = np.int64(iu)
+        Ai = A[i]
+        bi = b[i]
+        Ai[:, :] = 0
+        bi[:] = 0
+        for e in range(ptr[i], ptr[i + 1]):
+            f = F[idx[e]]
+            y = vals[e]
+            for a in range(k):
+                fa = f[a]
+                bi[a] += y * fa
+                for c in range(a + 1):
+                    Ai[a, c] += fa * f[c]
+        for a in range(k):
+            Ai[a, a] += lam[i]
+            for c in range(a):
+                Ai[c, a] = Ai[a, c]
+
+
+_NORMAL = _pair(_normal_eq)
+
+
+def mc_normal_eq(ptr, idx, vals, F, lam, A, b):
+    _pick(_NORMAL, idx.shape[0])(ptr, idx, vals, np.ascontiguousarray(F), lam, A, b)
+    return A, b
+
+
+def _exact(ptr, idx, vals, F, lam, out):
+    nr = ptr.shape[0] - 1
+    k = F.shape[1]
+    nchunk = (nr + _ROWS - 1) // _ROWS
+    for cu in prange(nchunk):
+        c0 = np.int64(cu) * _ROWS
+        L = np.empty((k, k), dtype=F.dtype)  # one work matrix per chunk of rows
+        for i in range(c0, min(c0 + _ROWS, nr)):
+            _exact_row(ptr, idx, vals, F, lam, out, i, L)
+
+
+@jit
+def _exact_row(ptr, idx, vals, F, lam, out, i, L):
+    k = F.shape[1]
+    x = out[i]
+    if ptr[i + 1] == ptr[i] and lam[i] == 0:
+        x[:] = 0
+        return
+    L[:, :] = 0
+    x[:] = 0
+    for e in range(ptr[i], ptr[i + 1]):
+        f = F[idx[e]]
+        y = vals[e]
+        for a in range(k):
+            fa = f[a]
+            x[a] += y * fa
+            La = L[a]
+            for c in range(a + 1):
+                La[c] += fa * f[c]
+    # Cholesky (lower, in place); a non-positive pivot gets a tiny shift
+    scale = 0.0
+    for a in range(k):
+        L[a, a] += lam[i]
+        scale = max(scale, abs(L[a, a]))
+    tiny = scale * 1e-12 + 1e-300
+    for a in range(k):
+        s = L[a, a]
+        for c in range(a):
+            s -= L[a, c] * L[a, c]
+        if s <= tiny:
+            s = tiny
+        d = np.sqrt(s)
+        L[a, a] = d
+        for r in range(a + 1, k):
+            t = L[r, a]
+            for c in range(a):
+                t -= L[r, c] * L[a, c]
+            L[r, a] = t / d
+    # forward then backward substitution
+    for a in range(k):
+        t = x[a]
+        for c in range(a):
+            t -= L[a, c] * x[c]
+        x[a] = t / L[a, a]
+    for a in range(k - 1, -1, -1):
+        t = x[a]
+        for c in range(a + 1, k):
+            t -= L[c, a] * x[c]
+        x[a] = t / L[a, a]
+
+
+_EXACT = _pair(_exact)
+
+
+def mc_als_exact(ptr, idx, vals, F, lam, out):
+    _pick(_EXACT, idx.shape[0])(ptr, idx, vals, np.ascontiguousarray(F), lam, out)
+    return out
+
+
+# ----------------------------------------------------------------------------- CG rows
+def _cg(ptr, idx, vals, F, lam, X0, nsteps, out, cap):
+    nr = ptr.shape[0] - 1
+    k = F.shape[1]
+    nchunk = (nr + _ROWS - 1) // _ROWS
+    for cu in prange(nchunk):
+        c0 = np.int64(cu) * _ROWS
+        W = np.empty((5, k), dtype=F.dtype)  # work vectors, one set per chunk of rows
+        G = np.empty((cap, k), dtype=F.dtype)  # the row's sampled factor rows, gathered once
+        ident = np.arange(cap)
+        for i in range(c0, min(c0 + _ROWS, nr)):
+            e0 = ptr[i]
+            e1 = ptr[i + 1]
+            cnt = e1 - e0
+            if cnt <= cap:
+                # gather once: the CG steps then re-read contiguous, cache-resident rows
+                for t in range(cnt):
+                    src = F[idx[e0 + t]]
+                    for a in range(k):
+                        G[t, a] = src[a]
+                _cg_row(G, ident[:cnt], vals[e0:e1], lam[i], X0[i], nsteps, out[i], W)
+            else:
+                _cg_row(F, idx[e0:e1], vals[e0:e1], lam[i], X0[i], nsteps, out[i], W)
+
+
+@jit
+def _cg_row(F, ids, y, li, x0, nsteps, x, W):
+    """Jacobi-PCG steps on ``(sum_t F[ids[t]] F[ids[t]]^T + li I) x = sum_t y[t] F[ids[t]]``."""
+    k = F.shape[1]
+    cnt = ids.shape[0]
+    if cnt == 0 and li == 0:
+        x[:] = 0
+        return
+    d = W[0]
+    r = W[1]
+    z = W[2]
+    p = W[3]
+    q = W[4]
+    for a in range(k):
+        x[a] = x0[a]
+        d[a] = li
+        r[a] = -li * x[a]
+    # r = b - A x and the Jacobi diagonal, in one pass over the row's entries
+    for t in range(cnt):
+        f = F[ids[t]]
+        s = 0.0
+        for a in range(k):
+            s += f[a] * x[a]
+        u = y[t] - s
+        for a in range(k):
+            r[a] += u * f[a]
+            d[a] += f[a] * f[a]
+    rz = 0.0
+    for a in range(k):
+        if not d[a] > 0:
+            d[a] = 1
+        z[a] = r[a] / d[a]
+        p[a] = z[a]
+        rz += r[a] * z[a]
+    for _ in range(nsteps):
+        for a in range(k):
+            q[a] = li * p[a]
+        for t in range(cnt):
+            f = F[ids[t]]
+            s = 0.0
+            for a in range(k):
+                s += f[a] * p[a]
+            for a in range(k):
+                q[a] += s * f[a]
+        pq = 0.0
+        for a in range(k):
+            pq += p[a] * q[a]
+        if not (pq > 0 and rz > 0):
+            break
+        alpha = rz / pq
+        rz_new = 0.0
+        for a in range(k):
+            x[a] += alpha * p[a]
+            r[a] -= alpha * q[a]
+            z[a] = r[a] / d[a]
+            rz_new += r[a] * z[a]
+        beta = rz_new / rz
+        for a in range(k):
+            p[a] = z[a] + beta * p[a]
+        rz = rz_new
+
+
+#: Longest row whose sampled factor rows are gathered into a buffer (per thread).
+_GATHER_CAP = 4096
+
+
+_CG = _pair(_cg)
+
+
+def mc_als_cg(ptr, idx, vals, F, lam, X0, nsteps, out):
+    nr = ptr.shape[0] - 1
+    longest = int(np.max(ptr[1:] - ptr[:-1])) if nr else 0
+    cap = max(min(longest, _GATHER_CAP, max(1, (1 << 21) // max(F.shape[1], 1))), 1)
+    _pick(_CG, idx.shape[0])(
+        ptr, idx, vals, np.ascontiguousarray(F), lam, np.ascontiguousarray(X0), int(nsteps), out,
+        cap,
+    )
+    return out
+
+
+# ----------------------------------------------------------------------------- index
+@jit
+def _counting_order(keys, nkeys, src, ptr, order):
+    """Stable counting sort of the entries ``src`` by ``keys[src]`` into ``ptr``, ``order``."""
+    ptr[:] = 0
+    for e in range(src.shape[0]):
+        ptr[keys[src[e]] + 1] += 1
+    for t in range(nkeys):
+        ptr[t + 1] += ptr[t]
+    pos = ptr[:-1].copy()
+    for e in range(src.shape[0]):
+        s = src[e]
+        kk = keys[s]
+        order[pos[kk]] = s
+        pos[kk] += 1
+
+
+def mc_build_index(rows, cols, m, n):
+    # LSD radix sort: by column, then (stable) by row -> (row, col) order; then by column
+    # again -> (col, row) order.  The big arrays are allocated here (visible to tracemalloc).
+    nnz = rows.shape[0]
+    ptr_r = np.empty(m + 1, dtype=np.int64)
+    ptr_c = np.empty(n + 1, dtype=np.int64)
+    src = np.arange(nnz, dtype=np.int64)
+    tmp = np.empty(nnz, dtype=np.int64)
+    _counting_order(cols, n, src, ptr_c, tmp)
+    order_r = src  # reuse the identity's buffer
+    _counting_order(rows, m, tmp, ptr_r, order_r)
+    order_c = tmp
+    _counting_order(cols, n, order_r, ptr_c, order_c)
+    return ptr_r, order_r, ptr_c, order_c
+
+
+KERNELS = {
+    "mc_sampled_dot": mc_sampled_dot,
+    "mc_normal_eq": mc_normal_eq,
+    "mc_als_exact": mc_als_exact,
+    "mc_als_cg": mc_als_cg,
+    "mc_build_index": mc_build_index,
+}

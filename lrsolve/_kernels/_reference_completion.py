@@ -1,0 +1,191 @@
+"""Plain array kernels of matrix completion: the oracle of the completion kernel tests.
+
+Works on NumPy and CuPy alike.  The observed entries are held in a compressed
+row structure ``(ptr, idx, vals)`` (CSR: the entries of row ``i`` are
+``ptr[i]:ptr[i+1]``, ``idx`` their column indices); the same kernels run on the
+compressed column structure (CSC) with the roles of the two factors swapped.
+``ptr`` may be a contiguous slice ``ptr[r0:r1 + 1]`` of a full pointer array:
+positions are absolute.
+
+Kernels (the Numba and CuPy modules have the same signatures):
+
+``mc_sampled_dot(ptr, idx, U, V, out)``
+    ``out[e] = U[i] . V[idx[e]]`` for every stored entry ``e`` of row ``i``
+    (``out`` has one slot per entry of ``ptr[0]:ptr[-1]``).
+``mc_normal_eq(ptr, idx, vals, F, lam, A, b)``
+    ``A[i] = sum_e F[idx[e]] F[idx[e]]^T + lam[i] I`` and
+    ``b[i] = sum_e vals[e] F[idx[e]]`` for each row ``i``.
+``mc_als_exact(ptr, idx, vals, F, lam, out)``
+    ``out[i] = A[i]^{-1} b[i]`` (rows without entries and ``lam[i] == 0``: 0).
+``mc_als_cg(ptr, idx, vals, F, lam, X0, nsteps, out)``
+    ``nsteps`` Jacobi-preconditioned CG steps on each row's system started at
+    ``X0[i]``, without forming ``A[i]`` (products with the sampled rows of
+    ``F`` only: ``O(nnz k)`` per step).
+``mc_build_index(rows, cols, m, n)``
+    ``(ptr_r, order_r, ptr_c, order_c)``: ``order_r`` sorts the entries by
+    ``(row, col)``, ``order_c`` by ``(col, row)``; ``ptr_*`` are the
+    compressed pointers.
+
+Large problems are processed in chunks of rows whose gathered factor rows hold
+at most ``CHUNK`` numbers (at least one row per chunk).
+"""
+
+from __future__ import annotations
+
+from ._reference import _xp
+
+#: Elements of the per-chunk temporaries (gathered factor rows, outer products).
+CHUNK = 1 << 22
+
+
+def _sparse(xp):
+    if xp.__name__ == "cupy":
+        import cupyx.scipy.sparse as sps
+    else:
+        import scipy.sparse as sps
+    return sps
+
+
+def _chunks(xp, ptr, width):
+    """Yield ``(r0, r1)`` row ranges with about ``CHUNK / width`` entries each."""
+    ptr_h = ptr.get() if xp.__name__ == "cupy" else ptr
+    nr = len(ptr_h) - 1
+    budget = max(CHUNK // max(width, 1), 1)
+    r0 = 0
+    while r0 < nr:
+        target = int(ptr_h[r0]) + budget
+        # first row end beyond the budget (at least one row)
+        r1 = int(_searchsorted_host(ptr_h, target, r0 + 1, nr))
+        yield r0, r1
+        r0 = r1
+
+
+def _searchsorted_host(ptr_h, target, lo, hi):
+    import numpy as np
+
+    r = int(np.searchsorted(ptr_h[lo : hi + 1], target, side="right")) + lo - 1
+    return min(max(r, lo), hi)
+
+
+def _segment(xp, ptr, r0, r1):
+    """Row-indicator matrix of rows ``r0:r1`` (rows x entries) and the entry range."""
+    sps = _sparse(xp)
+    e0 = int(ptr[r0])
+    e1 = int(ptr[r1])
+    local = (ptr[r0 : r1 + 1] - e0).astype(xp.int64)
+    nnz = e1 - e0
+    R = sps.csr_matrix(
+        (xp.ones(nnz, dtype=xp.float64), xp.arange(nnz, dtype=xp.int64), local),
+        shape=(r1 - r0, nnz),
+    )
+    counts = xp.diff(local)
+    return R, e0, e1, counts
+
+
+def _segsum(R, X):
+    """Row sums of the entries' rows ``X`` (entries x k) for each row of ``R``."""
+    out = R @ X.astype(R.dtype, copy=False)
+    return out.astype(X.dtype, copy=False)
+
+
+def mc_sampled_dot(ptr, idx, U, V, out):
+    xp = _xp(U)
+    k = U.shape[1]
+    base = int(ptr[0])
+    for r0, r1 in _chunks(xp, ptr, k):
+        e0 = int(ptr[r0])
+        e1 = int(ptr[r1])
+        counts = xp.diff(ptr[r0 : r1 + 1])
+        rows = xp.repeat(xp.arange(r0, r1), counts.astype(xp.int64))
+        out[e0 - base : e1 - base] = xp.sum(U[rows] * V[idx[e0:e1]], axis=1)
+    return out
+
+
+def mc_normal_eq(ptr, idx, vals, F, lam, A, b):
+    xp = _xp(F)
+    k = F.shape[1]
+    eye = xp.eye(k, dtype=F.dtype)
+    for r0, r1 in _chunks(xp, ptr, k * k):
+        R, e0, e1, _ = _segment(xp, ptr, r0, r1)
+        G = F[idx[e0:e1]]
+        outer = (G[:, :, None] * G[:, None, :]).reshape(e1 - e0, k * k)
+        A[r0:r1] = _segsum(R, outer).reshape(r1 - r0, k, k) + lam[r0:r1, None, None] * eye
+        b[r0:r1] = _segsum(R, vals[e0:e1, None] * G)
+    return A, b
+
+
+def mc_als_exact(ptr, idx, vals, F, lam, out):
+    xp = _xp(F)
+    k = F.shape[1]
+    eye = xp.eye(k, dtype=F.dtype)
+    for r0, r1 in _chunks(xp, ptr, k * k):
+        nr = r1 - r0
+        A = xp.empty((nr, k, k), dtype=F.dtype)
+        b = xp.empty((nr, k), dtype=F.dtype)
+        mc_normal_eq(ptr[r0 : r1 + 1], idx, vals, F, lam[r0:r1], A, b)
+        counts = xp.diff(ptr[r0 : r1 + 1])
+        empty = (counts == 0) & (lam[r0:r1] == 0)
+        A = xp.where(empty[:, None, None], eye, A)
+        out[r0:r1] = xp.linalg.solve(A, b[:, :, None])[:, :, 0]
+        out[r0:r1][empty] = 0
+    return out
+
+
+def mc_als_cg(ptr, idx, vals, F, lam, X0, nsteps, out):
+    xp = _xp(F)
+    k = F.shape[1]
+    for r0, r1 in _chunks(xp, ptr, k):
+        R, e0, e1, counts = _segment(xp, ptr, r0, r1)
+        rows = xp.repeat(xp.arange(r1 - r0), counts)
+        G = F[idx[e0:e1]]
+        lr = lam[r0:r1, None]
+        d = _segsum(R, G * G) + lr
+        d = xp.where(d > 0, d, 1)
+        b = _segsum(R, vals[e0:e1, None] * G)
+
+        def matvec(P, G=G, rows=rows, R=R, lr=lr):
+            s = xp.sum(G * P[rows], axis=1)
+            return _segsum(R, s[:, None] * G) + lr * P
+
+        x = X0[r0:r1].copy()
+        r = b - matvec(x)
+        z = r / d
+        p = z.copy()
+        rz = xp.sum(r * z, axis=1)
+        for _ in range(int(nsteps)):
+            Ap = matvec(p)
+            pAp = xp.sum(p * Ap, axis=1)
+            ok = (pAp > 0) & (rz > 0)
+            alpha = xp.where(ok, rz / xp.where(ok, pAp, 1), 0)[:, None]
+            x += alpha * p
+            r -= alpha * Ap
+            z = r / d
+            rz_new = xp.sum(r * z, axis=1)
+            beta = xp.where(ok, rz_new / xp.where(ok, rz, 1), 0)[:, None]
+            p = z + beta * p
+            rz = xp.where(ok, rz_new, 0)
+        x[(counts == 0) & (lam[r0:r1] == 0)] = 0
+        out[r0:r1] = x
+    return out
+
+
+def mc_build_index(rows, cols, m, n):
+    xp = _xp(rows)
+    rows = rows.astype(xp.int64, copy=False)
+    cols = cols.astype(xp.int64, copy=False)
+    order_r = xp.argsort(rows * n + cols)
+    order_c = xp.argsort(cols * m + rows)
+    ptr_r = xp.zeros(m + 1, dtype=xp.int64)
+    ptr_c = xp.zeros(n + 1, dtype=xp.int64)
+    ptr_r[1:] = xp.cumsum(xp.bincount(rows, minlength=m))
+    ptr_c[1:] = xp.cumsum(xp.bincount(cols, minlength=n))
+    return ptr_r, order_r, ptr_c, order_c
+
+
+KERNELS = {
+    "mc_sampled_dot": mc_sampled_dot,
+    "mc_normal_eq": mc_normal_eq,
+    "mc_als_exact": mc_als_exact,
+    "mc_als_cg": mc_als_cg,
+    "mc_build_index": mc_build_index,
+}

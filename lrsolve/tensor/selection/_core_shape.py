@@ -1,0 +1,729 @@
+"""Tucker core shapes under a size budget (the Tucker packing problem) and tolerance-driven
+Tucker / TT ranks with the error budget allocated globally across modes or cuts.
+
+Reference: M. Ghadiri, M. Fahrbach, G. Fu, V. Mirrokni, "Approximately Optimal Core Shapes for
+Tensor Decompositions", ICML 2023.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from ._utils import as_tensor, check_tol, hooi, host, mode_gram, tucker_size
+
+__all__ = [
+    "tucker_spectra",
+    "tucker_core_shape",
+    "tucker_rank_for_tol",
+    "tt_spectra",
+    "tt_ranks_for_tol",
+]
+
+_ENUM_LIMIT = 3_000_000
+
+
+# --------------------------------------------------------------------------- spectra
+def tucker_spectra(X):
+    """Squared higher-order singular values of every mode (from the mode Gram matrices).
+
+    For each mode ``n`` the eigenvalues of ``X_(n) X_(n)^T`` (the squared singular values of
+    the mode-``n`` unfolding) are computed with ``eigh`` of the ``I_n x I_n`` Gram matrix,
+    which is much cheaper than an SVD of the unfolding and runs on the GPU for CuPy input.
+
+    Parameters
+    ----------
+    X : array_like, shape (I_1, ..., I_N)
+        A dense real tensor (NumPy or CuPy), ``N >= 2``.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        ``spectra[n]`` holds the ``I_n`` squared singular values of mode ``n`` in
+        decreasing order, as float64 host arrays (negative round-off clipped to 0).
+        Each sums to ``||X||_F^2``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrsolve.tensor import tucker_spectra
+    >>> X = np.einsum("i,j,k->ijk", [1.0, 2.0], [1.0, 0.0, 0.0], [3.0, 4.0])
+    >>> [np.round(s, 6).tolist() for s in tucker_spectra(X)]
+    [[125.0, 0.0], [125.0, 0.0, 0.0], [125.0, 0.0]]
+    """
+    bk, X = as_tensor(X)
+    xp = bk.xp
+    out = []
+    for n in range(X.ndim):
+        G = mode_gram(xp, X, n)
+        if G.dtype != np.float64:
+            G = G.astype(np.float64)
+        w = host(xp, xp.linalg.eigvalsh(G))[::-1]
+        out.append(np.maximum(w, 0.0).copy())
+    return out
+
+
+def tt_spectra(X):
+    """Squared singular values of the TT unfoldings ``X_<k>`` (rows: modes 1..k).
+
+    Parameters
+    ----------
+    X : array_like, shape (I_1, ..., I_d)
+        A dense real tensor, ``d >= 2``.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        ``d - 1`` arrays; entry ``k`` holds the squared singular values of the
+        ``(I_1 ... I_{k+1}) x (I_{k+2} ... I_d)`` unfolding in decreasing order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrsolve.tensor import tt_spectra
+    >>> X = np.ones((2, 3, 4))
+    >>> [int((s > 1e-10).sum()) for s in tt_spectra(X)]
+    [1, 1]
+    """
+    bk, X = as_tensor(X)
+    xp = bk.xp
+    out = []
+    shape = X.shape
+    for k in range(1, X.ndim):
+        m = int(np.prod(shape[:k]))
+        A = X.reshape(m, -1)
+        if A.dtype != np.float64:
+            A = A.astype(np.float64)
+        G = A @ A.T if A.shape[0] <= A.shape[1] else A.T @ A
+        w = host(xp, xp.linalg.eigvalsh(G))[::-1]
+        out.append(np.maximum(w, 0.0).copy())
+    return out
+
+
+def _check_spectra(spectra, shape):
+    if len(spectra) != len(shape):
+        raise ValueError(f"spectra must hold one array per mode ({len(shape)}), got {len(spectra)}")
+    out = []
+    for n, (s, i) in enumerate(zip(spectra, shape, strict=False)):
+        s = np.asarray(s, dtype=np.float64).ravel()
+        if s.size != i:
+            raise ValueError(f"spectra[{n}] must have {i} entries (the size of mode {n}), "
+                             f"got {s.size}; compute it with tucker_spectra(X)")
+        out.append(np.maximum(np.sort(s)[::-1], 0.0))
+    return out
+
+
+def _prefix(spectra):
+    """P[n][r] = captured energy with rank r (r = 0..I_n)."""
+    return [np.concatenate(([0.0], np.cumsum(s))) for s in spectra]
+
+
+def _resolve_budget(budget, shape):
+    full = int(np.prod(shape, dtype=np.int64))
+    if isinstance(budget, bool) or not isinstance(budget, numbers.Real):
+        raise TypeError("budget must be an int (number of parameters) or a float in (0, 1) "
+                        f"(fraction of the tensor size), got {budget!r}")
+    if isinstance(budget, numbers.Integral):
+        B = int(budget)
+    else:
+        b = float(budget)
+        if not (0.0 < b < 1.0):
+            raise ValueError("a float budget is a compression ratio and must lie in (0, 1); "
+                             f"give the number of parameters as an int instead, got {budget!r}")
+        B = int(math.floor(b * full))
+    smallest = tucker_size(shape, (1,) * len(shape))
+    if B < smallest:
+        raise ValueError(f"budget={budget!r} ({B} parameters) is smaller than the smallest Tucker "
+                         f"model, the core (1, ..., 1), which needs {smallest} parameters for "
+                         f"shape {tuple(shape)}; increase the budget")
+    return B
+
+
+def _fix_validity(ranks):
+    """Clip r_n <= prod_{m != n} r_m (larger ranks are redundant in a Tucker model)."""
+    r = list(ranks)
+    changed = True
+    while changed:
+        changed = False
+        for n in range(len(r)):
+            p = int(np.prod([r[m] for m in range(len(r)) if m != n], dtype=np.int64))
+            if r[n] > p:
+                r[n] = max(p, 1)
+                changed = True
+    return tuple(int(v) for v in r)
+
+
+# --------------------------------------------------------------------------- packing
+def _grid(sizes, caps):
+    """All combinations of ranks 1..cap for the given modes, as an (ncomb, len) int64 array."""
+    axes = [np.arange(1, c + 1, dtype=np.int64) for c in caps]
+    mesh = np.meshgrid(*axes, indexing="ij")
+    return np.stack([m.ravel() for m in mesh], axis=1) if axes else np.ones((1, 0), np.int64)
+
+
+def _packing_enumerate(shape, P, B):
+    """Exact Tucker packing: enumerate ranks of all modes but the largest, whose rank follows."""
+    N = len(shape)
+    L = int(np.argmax(shape))
+    others = [n for n in range(N) if n != L]
+    caps = [min(shape[n], B) for n in others]
+    combos = _grid([shape[n] for n in others], caps)
+    p = np.prod(combos, axis=1)
+    s = combos @ np.array([shape[n] for n in others], dtype=np.int64)
+    obj = np.zeros(len(combos))
+    for j, n in enumerate(others):
+        obj += P[n][combos[:, j]]
+    rL = (B - s) // (p + shape[L])
+    rL = np.minimum(np.minimum(rL, shape[L]), p)
+    ok = rL >= 1
+    # smallest rank of the largest mode with the same captured energy (no zero-energy bloat)
+    PL = P[L]
+    rL = np.where(ok, np.searchsorted(PL, PL[np.clip(rL, 0, shape[L])] - 1e-13 * PL[-1],
+                                      side="left"), rL)
+    rL = np.where(ok, np.maximum(rL, 1), rL)
+    for j in range(len(others)):
+        ok &= combos[:, j] * combos[:, j] <= p * np.maximum(rL, 1)
+    if not ok.any():
+        return None
+    total = np.where(ok, obj + P[L][np.clip(rL, 0, shape[L])], -np.inf)
+    best = total.max()
+    cand = np.flatnonzero(total >= best - 1e-12 * max(P[L][-1], 1e-300))
+    sizes = p[cand] * rL[cand] + s[cand] + shape[L] * rL[cand]
+    i = cand[np.argmin(sizes)]
+    r = [0] * N
+    for j, n in enumerate(others):
+        r[n] = int(combos[i, j])
+    r[L] = int(rL[i])
+    return tuple(r)
+
+
+def _packing_milp(shape, P, B, eps=0.1):
+    """The paper's integer program: a multiple-choice knapsack per guessed product budget."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    N = len(shape)
+    caps = [min(shape[n], B) for n in range(N)]
+    idx, logs, lin, gain = [], [], [], []
+    for n in range(N):
+        r = np.arange(1, caps[n] + 1)
+        idx.append(np.full(len(r), n))
+        logs.append(np.log(r))
+        lin.append(shape[n] * r)
+        gain.append(P[n][r])
+    idx = np.concatenate(idx)
+    logs = np.concatenate(logs)
+    lin = np.concatenate(lin).astype(float)
+    gain = np.concatenate(gain)
+    nv = len(gain)
+    onehot = np.zeros((N, nv))
+    onehot[idx, np.arange(nv)] = 1.0
+    best, best_r = -np.inf, None
+    pmax = B - sum(shape)
+    bprod = 1.0
+    while bprod <= pmax * (1 + eps):
+        bp = min(bprod, pmax)
+        A = np.vstack([onehot, logs, lin])
+        lo = np.concatenate([np.ones(N), [-np.inf, -np.inf]])
+        hi = np.concatenate([np.ones(N), [math.log(bp) + 1e-9, B - bp]])
+        res = milp(-gain, constraints=LinearConstraint(A, lo, hi), integrality=np.ones(nv),
+                   bounds=Bounds(0, 1))
+        if res.status == 0 and res.x is not None:
+            sel = np.flatnonzero(res.x > 0.5)
+            r = [1] * N
+            for v in sel:
+                r[idx[v]] = int(round(math.exp(logs[v])))
+            r = _fix_validity(r)
+            if tucker_size(shape, r) <= B:
+                val = sum(P[n][r[n]] for n in range(N))
+                if val > best:
+                    best, best_r = val, tuple(r)
+        bprod *= 1 + eps
+    return best_r
+
+
+def _greedy(shape, spectra, B, bang_for_buck=False):
+    """Greedy rank increments scored by the next squared singular value (or per parameter)."""
+    N = len(shape)
+    r = [1] * N
+    size = tucker_size(shape, r)
+    while True:
+        best, best_n = -1.0, -1
+        for n in range(N):
+            if r[n] >= shape[n]:
+                continue
+            r2 = list(r)
+            r2[n] += 1
+            s2 = tucker_size(shape, r2)
+            if s2 > B:
+                continue
+            g = spectra[n][r[n]]
+            if bang_for_buck:
+                g = g / (s2 - size)
+            if g > best:
+                best, best_n = g, n
+        if best_n < 0:
+            break
+        r[best_n] += 1
+        size = tucker_size(shape, r)
+    return _fix_validity(r)
+
+
+def _uniform(shape, B):
+    """TensorLy-style uniform scaling of every mode: the largest c with size(ceil(c*I)) <= B."""
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        c = 0.5 * (lo + hi)
+        r = [max(1, int(round(c * i))) for i in shape]
+        if tucker_size(shape, r) <= B:
+            lo = c
+        else:
+            hi = c
+    return _fix_validity([max(1, int(round(lo * i))) for i in shape])
+
+
+def tucker_core_shape(X, budget, *, method="packing", spectra=None, solver="auto",
+                      hooi_iter=5, max_evals=24, return_candidates=False):
+    """Choose a Tucker core shape ``(r_1, ..., r_N)`` under a parameter budget.
+
+    The Tucker model with core shape ``r`` has ``prod(r) + sum(I_n r_n)`` parameters.  The
+    ``"packing"`` method solves the Tucker packing problem of Ghadiri et al. (ICML 2023)
+    exactly: maximise the captured energy ``sum_n sum_{i <= r_n} sigma_{n,i}^2`` (the
+    higher-order singular values, see :func:`tucker_spectra`), i.e. minimise the HOSVD error
+    bound, subject to the budget.  ``"greedy"`` grows one rank at a time, always the one with
+    the largest next ``sigma^2``.  ``"portfolio"`` scores the packing, greedy and
+    gain-per-parameter greedy shapes by one short HOOI each and keeps the best.
+
+    Parameters
+    ----------
+    X : array_like, shape (I_1, ..., I_N)
+        Dense real tensor (NumPy or CuPy).
+    budget : int or float
+        Number of parameters (int), or a fraction of ``X.size`` in (0, 1) (float).
+    method : {"packing", "greedy", "portfolio", "uniform"}, optional
+        Selection rule (``"uniform"``: TensorLy's uniform scaling of every mode, for
+        comparison).
+    spectra : list of array_like, optional
+        Precomputed output of :func:`tucker_spectra` (re-used across budgets).
+    solver : {"auto", "enumerate", "milp"}, optional
+        How the packing problem is solved.  ``"enumerate"`` is exact: it enumerates the ranks
+        of all but the largest mode (vectorised) and sets the largest mode's rank to the
+        largest that fits.  ``"milp"`` is the paper's integer program (``scipy.optimize.milp``
+        on a geometric grid of core-size budgets, a ``(1 + 0.1)``-approximation).
+        ``"auto"`` enumerates when at most three million combinations arise.
+    hooi_iter : int, optional
+        HOOI sweeps per candidate for ``method="portfolio"``.
+    max_evals : int, optional
+        Candidate shapes scored by HOOI in ``method="portfolio"``: the packing, greedy and
+        gain-per-parameter greedy shapes, the next-best packing solutions, then a local
+        search that moves rank between two modes (best improvement first).  The HOOI fits
+        run on the tensor compressed once to the union of the candidates' subspaces.
+    return_candidates : bool, optional
+        With ``method="portfolio"``, also return ``{shape: hooi_relative_error}``.
+
+    Returns
+    -------
+    tuple of int
+        The core shape (plus the candidate dictionary with ``return_candidates=True``).
+
+    Raises
+    ------
+    ValueError
+        When the budget cannot hold the smallest core ``(1, ..., 1)`` or is out of range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrsolve.tensor import tucker_core_shape
+    >>> rng = np.random.default_rng(0)
+    >>> core = rng.standard_normal((4, 3, 2))
+    >>> U = [np.linalg.qr(rng.standard_normal((n, r)))[0] for n, r in zip((20, 15, 10), (4, 3, 2))]
+    >>> X = np.einsum("abc,ia,jb,kc->ijk", core, *U)
+    >>> tucker_core_shape(X, 24 + 20 * 4 + 15 * 3 + 10 * 2)
+    (4, 3, 2)
+    """
+    if method not in ("packing", "greedy", "portfolio", "uniform"):
+        raise ValueError("method must be 'packing', 'greedy', 'portfolio' or 'uniform', "
+                         f"got {method!r}")
+    if solver not in ("auto", "enumerate", "milp"):
+        raise ValueError(f"solver must be 'auto', 'enumerate' or 'milp', got {solver!r}")
+    shape = tuple(int(i) for i in X.shape) if hasattr(X, "shape") else np.shape(X)
+    if len(shape) < 2:
+        raise ValueError(f"X must have at least 2 dimensions, got shape {shape}")
+    B = _resolve_budget(budget, shape)
+    if method == "uniform":
+        return _uniform(shape, B)
+    if spectra is None:
+        spectra = tucker_spectra(X)
+    spectra = _check_spectra(spectra, shape)
+    P = _prefix(spectra)
+    if method == "greedy":
+        return _greedy(shape, spectra, B)
+    packed = _solve_packing(shape, P, B, solver)
+    if method == "packing":
+        return packed
+    bk, Xa = as_tensor(X)
+    return _portfolio(bk.xp, Xa, shape, spectra, P, B, packed, hooi_iter, return_candidates,
+                      max_evals)
+
+
+def _solve_packing(shape, P, B, solver):
+    N = len(shape)
+    L = int(np.argmax(shape))
+    ncomb = int(np.prod([min(shape[n], B) for n in range(N) if n != L], dtype=np.float64))
+    if solver == "enumerate" or (solver == "auto" and ncomb <= _ENUM_LIMIT):
+        r = _packing_enumerate(shape, P, B)
+    else:
+        r = _packing_milp(shape, P, B)
+        if r is not None:
+            r = _fill(shape, P, B, r)
+    return r if r is not None else (1,) * N
+
+
+def _fill(shape, P, B, r):
+    """Local improvement: single-rank increments (best gain first) while the budget allows."""
+    r = list(r)
+    while True:
+        best, best_n = 0.0, -1
+        for n in range(len(r)):
+            if r[n] >= shape[n]:
+                continue
+            r2 = list(r)
+            r2[n] += 1
+            if tucker_size(shape, r2) > B:
+                continue
+            g = P[n][r[n] + 1] - P[n][r[n]]
+            if g > best:
+                best, best_n = g, n
+        if best_n < 0:
+            return _fix_validity(r)
+        r[best_n] += 1
+
+
+# --------------------------------------------------------------------------- tolerance mode
+def tucker_rank_for_tol(X, tol, *, spectra=None, method="global"):
+    """Smallest Tucker core (in parameters) whose HOSVD error bound meets a tolerance.
+
+    With ``method="global"`` the error budget ``tol^2 ||X||^2`` is allocated across the
+    modes jointly (the dual of the Tucker packing problem): minimise
+    ``prod(r) + sum(I_n r_n)`` subject to ``sum_n tail_n(r_n) <= tol^2 ||X||^2``, where
+    ``tail_n(r)`` is the energy of mode ``n`` beyond rank ``r``.  The problem is solved
+    exactly by enumerating all but the largest mode.  ``method="split"`` is the classical
+    equal split (``tol^2 ||X||^2 / N`` per mode, as in Tensor Toolbox ``hosvd``).  Either
+    way an (ST-)HOSVD with the returned ranks has relative error ``<= tol``.
+
+    Parameters
+    ----------
+    X : array_like, shape (I_1, ..., I_N)
+        Dense real tensor.
+    tol : float
+        Target relative error in (0, 1).
+    spectra : list of array_like, optional
+        Precomputed output of :func:`tucker_spectra`.
+    method : {"global", "split"}, optional
+        Error allocation rule.
+
+    Returns
+    -------
+    tuple of int
+        The core shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrsolve.tensor import tucker_rank_for_tol
+    >>> rng = np.random.default_rng(1)
+    >>> core = rng.standard_normal((3, 2, 2))
+    >>> U = [np.linalg.qr(rng.standard_normal((n, r)))[0] for n, r in zip((10, 8, 6), (3, 2, 2))]
+    >>> X = np.einsum("abc,ia,jb,kc->ijk", core, *U)
+    >>> tucker_rank_for_tol(X, 1e-6)
+    (3, 2, 2)
+    """
+    tol = check_tol(tol)
+    if method not in ("global", "split"):
+        raise ValueError(f"method must be 'global' or 'split', got {method!r}")
+    shape = tuple(int(i) for i in np.shape(X)) if not hasattr(X, "shape") else tuple(X.shape)
+    if spectra is None:
+        spectra = tucker_spectra(X)
+    spectra = _check_spectra(spectra, shape)
+    P = _prefix(spectra)
+    N = len(shape)
+    total = float(np.mean([p[-1] for p in P]))
+    eps2 = tol * tol * total
+    if method == "split":
+        r = [int(np.searchsorted(P[n], P[n][-1] - eps2 / N - 1e-300, side="left")) for n in
+             range(N)]
+        return _fix_validity([max(1, min(v, shape[n])) for n, v in enumerate(r)])
+    L = int(np.argmax(shape))
+    others = [n for n in range(N) if n != L]
+    ncomb = int(np.prod([shape[n] for n in others], dtype=np.float64))
+    if ncomb <= _ENUM_LIMIT:
+        combos = _grid(None, [shape[n] for n in others])
+        tail = np.zeros(len(combos))
+        for j, n in enumerate(others):
+            tail += P[n][-1] - P[n][combos[:, j]]
+        rem = eps2 - tail
+        ok = rem >= 0
+        # smallest rL with P_L[rL] >= total_L - rem
+        need = P[L][-1] - np.where(ok, rem, 0.0)
+        rL = np.searchsorted(P[L], need * (1 - 1e-13) - 1e-300, side="left")
+        rL = np.clip(rL, 1, shape[L])
+        p = np.prod(combos, axis=1)
+        rL = np.minimum(rL, p)  # larger is redundant (the core's unfolding has rank <= p)
+        size = p * rL + combos @ np.array([shape[n] for n in others]) + shape[L] * rL
+        size = np.where(ok, size, np.iinfo(np.int64).max)
+        i = int(np.argmin(size))
+        if ok[i]:
+            r = [0] * N
+            for j, n in enumerate(others):
+                r[n] = int(combos[i, j])
+            r[L] = int(rL[i])
+            return _fix_validity(r)
+    # fallback: greedy rank decrements from the equal split, best size saving per error
+    r = list(tucker_rank_for_tol(X, tol, spectra=spectra, method="split"))
+    used = sum(P[n][-1] - P[n][r[n]] for n in range(N))
+    while True:
+        best, best_n = 0.0, -1
+        for n in range(N):
+            if r[n] <= 1:
+                continue
+            add = spectra[n][r[n] - 1]
+            if used + add > eps2:
+                continue
+            r2 = list(r)
+            r2[n] -= 1
+            save = tucker_size(shape, r) - tucker_size(shape, r2)
+            score = save / (add + 1e-300)
+            if score > best:
+                best, best_n = score, n
+        if best_n < 0:
+            break
+        used += spectra[best_n][r[best_n] - 1]
+        r[best_n] -= 1
+    return _fix_validity(r)
+
+
+def _tt_chain_dp(shape, tails, mu, caps):
+    """min sum_k r_{k-1} I_k r_k + mu * sum_k tail_k(r_k) over interior ranks (Viterbi)."""
+    d = len(shape)
+    # cost over r_1 (first interior bond): I_0 * r_1 + mu * tail_0(r_1)
+    r1 = np.arange(1, caps[0] + 1)
+    cost = shape[0] * r1 + mu * tails[0][r1]
+    back = []
+    for k in range(1, d - 1):
+        rk = np.arange(1, caps[k] + 1)
+        rprev = np.arange(1, caps[k - 1] + 1)
+        tot = cost[:, None] + shape[k] * np.outer(rprev, rk)
+        arg = np.argmin(tot, axis=0)
+        cost = tot[arg, np.arange(len(rk))] + mu * tails[k][rk]
+        back.append(arg)
+    rlast = np.arange(1, caps[d - 2] + 1)
+    cost = cost + shape[d - 1] * rlast
+    j = int(np.argmin(cost))
+    ranks = [j + 1]
+    for arg in reversed(back):
+        j = int(arg[j])
+        ranks.append(j + 1)
+    return ranks[::-1]
+
+
+def tt_ranks_for_tol(X, tol, *, spectra=None, method="global"):
+    """TT ranks meeting a relative-error tolerance with the fewest parameters.
+
+    The TT-SVD error obeys ``||X - TT||^2 <= sum_k tail_k(r_k)`` where ``tail_k`` is the
+    energy of the ``k``-th TT unfolding beyond rank ``r_k`` (Oseledets 2011, Thm. 2.2).
+    ``method="global"`` allocates ``tol^2 ||X||^2`` across the cuts jointly: it minimises
+    ``sum_k r_{k-1} I_k r_k`` under that bound by a Lagrangian chain dynamic programme
+    (bisection on the multiplier), followed by greedy rank decrements while the bound holds.
+    ``method="split"`` gives every cut ``tol^2 ||X||^2 / (d - 1)`` (the ttpy / TT-Toolbox rule
+    applied to the unfolding spectra).  TT-SVD with the returned ranks meets ``tol``.
+
+    Parameters
+    ----------
+    X : array_like, shape (I_1, ..., I_d)
+        Dense real tensor, ``d >= 2``.
+    tol : float
+        Target relative error in (0, 1).
+    spectra : list of array_like, optional
+        Precomputed output of :func:`tt_spectra`.
+    method : {"global", "split"}, optional
+        Error allocation rule.
+
+    Returns
+    -------
+    tuple of int
+        The ``d - 1`` interior TT ranks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrsolve.tensor import tt_ranks_for_tol
+    >>> rng = np.random.default_rng(2)
+    >>> G = [rng.standard_normal(s) for s in [(1, 4, 2), (2, 5, 3), (3, 6, 1)]]
+    >>> X = np.einsum("aib,bjc,ckd->ijk", *G)
+    >>> tt_ranks_for_tol(X, 1e-6)
+    (2, 3)
+    """
+    tol = check_tol(tol)
+    if method not in ("global", "split"):
+        raise ValueError(f"method must be 'global' or 'split', got {method!r}")
+    shape = tuple(int(i) for i in (X.shape if hasattr(X, "shape") else np.shape(X)))
+    d = len(shape)
+    if d < 2:
+        raise ValueError(f"X must have at least 2 dimensions, got shape {shape}")
+    if spectra is None:
+        spectra = tt_spectra(X)
+    spectra = [np.maximum(np.sort(np.asarray(s, dtype=np.float64).ravel())[::-1], 0.0)
+               for s in spectra]
+    if len(spectra) != d - 1:
+        raise ValueError(f"spectra must hold d - 1 = {d - 1} arrays, got {len(spectra)}")
+    total = float(np.mean([s.sum() for s in spectra]))
+    eps2 = tol * tol * total
+    caps = [len(s) for s in spectra]
+    tails = [np.concatenate(([s.sum()], s.sum() - np.cumsum(s))).clip(0) for s in spectra]
+    if method == "split":
+        r = [int(np.argmax(t <= eps2 / (d - 1))) for t in tails]
+        return tuple(max(1, v) for v in r)
+
+    def bound(r):
+        return sum(tails[k][r[k]] for k in range(d - 1))
+
+    if d == 2:
+        r = [int(np.argmax(tails[0] <= eps2))]
+        return (max(1, r[0]),)
+    lo, hi = 0.0, 1.0
+    while bound(_tt_chain_dp(shape, tails, hi / total, caps)) > eps2 and hi < 1e30:
+        hi *= 4.0
+    r = _tt_chain_dp(shape, tails, hi / total, caps)
+    for _ in range(60):
+        mid = math.sqrt(max(lo, 1e-30) * hi) if lo > 0 else hi / 8.0
+        rm = _tt_chain_dp(shape, tails, mid / total, caps)
+        if bound(rm) <= eps2:
+            hi, r = mid, rm
+        else:
+            lo = mid
+        if hi / max(lo, 1e-300) < 1.0 + 1e-6:
+            break
+
+    def size(rr):
+        full = [1, *rr, 1]
+        return sum(full[k] * shape[k] * full[k + 1] for k in range(d))
+
+    r = list(r)
+    while True:  # greedy decrements while the bound still holds
+        best, best_k = 0.0, -1
+        b0, s0 = bound(r), size(r)
+        for k in range(d - 1):
+            if r[k] <= 1:
+                continue
+            r2 = list(r)
+            r2[k] -= 1
+            add = bound(r2) - b0
+            if b0 + add > eps2:
+                continue
+            score = (s0 - size(r2)) / (add + 1e-300 * total)
+            if score > best:
+                best, best_k = score, k
+        if best_k < 0:
+            break
+        r[best_k] -= 1
+    return tuple(int(v) for v in r)
+
+
+def _top_packings(shape, P, B, k):
+    """The k best packing solutions (distinct shapes) by the enumeration, best first."""
+    N = len(shape)
+    L = int(np.argmax(shape))
+    others = [n for n in range(N) if n != L]
+    ncomb = int(np.prod([min(shape[n], B) for n in others], dtype=np.float64))
+    if ncomb > _ENUM_LIMIT:
+        return []
+    combos = _grid(None, [min(shape[n], B) for n in others])
+    p = np.prod(combos, axis=1)
+    s = combos @ np.array([shape[n] for n in others], dtype=np.int64)
+    obj = np.zeros(len(combos))
+    for j, n in enumerate(others):
+        obj += P[n][combos[:, j]]
+    rL = np.minimum(np.minimum((B - s) // (p + shape[L]), shape[L]), p)
+    ok = rL >= 1
+    for j in range(len(others)):
+        ok &= combos[:, j] * combos[:, j] <= p * np.maximum(rL, 1)
+    total = np.where(ok, obj + P[L][np.clip(rL, 0, shape[L])], -np.inf)
+    idx = np.argsort(-total)[:k]
+    out = []
+    for i in idx:
+        if not np.isfinite(total[i]):
+            break
+        r = [0] * N
+        for j, n in enumerate(others):
+            r[n] = int(combos[i, j])
+        r[L] = int(rL[i])
+        out.append(tuple(r))
+    return out
+
+
+def _portfolio(xp, X, shape, spectra, P, B, packed, hooi_iter, return_candidates, max_evals):
+    from ._utils import fnorm2, leading_eigvecs, mode_dot
+
+    N = len(shape)
+    cands = []
+    for r in (packed, _greedy(shape, spectra, B), _greedy(shape, spectra, B, True),
+              *_top_packings(shape, P, B, 6)):
+        if r not in cands:
+            cands.append(r)
+    # neighbours of the seeds: move rank between two modes, largest rank that fits
+    def neighbours(r):
+        out = []
+        for i in range(N):
+            for j in range(N):
+                if i == j or r[i] >= shape[i] or r[j] <= 1:
+                    continue
+                for step in (1, 2):
+                    r2 = list(r)
+                    r2[i] = min(shape[i], r2[i] + step)
+                    while r2[j] > 1 and tucker_size(shape, r2) > B:
+                        r2[j] -= 1
+                    r2 = _fix_validity(r2)
+                    if tucker_size(shape, r2) <= B and r2 != tuple(r):
+                        out.append(r2)
+        return out
+
+    # compress X once onto the union of all subspaces a candidate may use
+    cap = [max(c[n] for c in cands) for n in range(N)]
+    cap = [min(shape[n], cap[n] + 2 + cap[n] // 4) for n in range(N)]
+    normX2 = fnorm2(xp, X)
+    core = X
+    for n in range(N):
+        if cap[n] < shape[n]:
+            Un = leading_eigvecs(xp, mode_gram_(xp, core, n), cap[n])
+            core = mode_dot(xp, core, Un.T, n)
+    lost = normX2 - fnorm2(xp, core)
+    errs = {}
+
+    def score(r):
+        if r not in errs:
+            if any(r[n] > cap[n] for n in range(N)):
+                return np.inf
+            e, _ = hooi(xp, core, r, n_iter=hooi_iter)
+            errs[r] = math.sqrt(max(e * e * (normX2 - lost) + lost, 0.0) / normX2)
+        return errs[r]
+
+    for r in cands:
+        score(r)
+    best = min(errs, key=lambda r: (errs[r], tucker_size(shape, r)))
+    while len(errs) < max_evals:
+        improved = False
+        for r2 in neighbours(best):
+            if len(errs) >= max_evals:
+                break
+            if score(r2) < errs[best] * (1 - 1e-9):
+                best, improved = r2, True
+                break
+        if not improved:
+            break
+    return (best, errs) if return_candidates else best
+
+
+def mode_gram_(xp, X, n):
+    return mode_gram(xp, X, n)

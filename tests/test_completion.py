@@ -1,0 +1,494 @@
+"""Tests of lrsolve.completion: recovery, noise, kernels vs oracle, inputs, loader, example."""
+
+import importlib.util
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import lrsolve
+from lrsolve._kernels import get_kernel
+from lrsolve.completion import (
+    CompletionResult,
+    Observations,
+    SensingOperator,
+    altmin,
+    load_movielens,
+    observations,
+    scaled_gd,
+    softimpute,
+)
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DTYPES = [np.float32, np.float64]
+
+
+def lowrank(m, n, k, rng, dtype=np.float64):
+    """An incoherent rank-k matrix (Gaussian factors)."""
+    return (rng.standard_normal((m, k)) @ rng.standard_normal((k, n)) / np.sqrt(k)).astype(dtype)
+
+
+def sample(M, count, rng):
+    """``count`` distinct entries, every row and column observed at least ``k`` times."""
+    m, n = M.shape
+    lin = rng.choice(m * n, size=count, replace=False)
+    r, c = np.divmod(lin, n)
+    return r, c, M[r, c]
+
+
+def relerr(A, B):
+    return float(np.linalg.norm(np.asarray(A, np.float64) - B) / np.linalg.norm(B))
+
+
+# ----------------------------------------------------------------------------- recovery
+@pytest.mark.parametrize("solver", ["exact", "cg"])
+def test_exact_recovery_from_n_k_log_n_samples(engine, solver, rng):
+    m, n, k = 200, 160, 3
+    M = lowrank(m, n, k, rng)
+    count = int(4 * (m + n) * k * np.log(max(m, n)))  # O(n k log n); ~24% of the entries
+    r, c, v = sample(M, count, rng)
+    res = altmin((r, c, v), k, reg=0.0, maxiter=100, tol=1e-13, rng=0, solver=solver)
+    assert relerr(res.to_dense(), M) < 1e-6, res
+    assert res.converged
+    # the training RMSE decreases to ~0 monotonically enough
+    h = res.history["train_rmse"]
+    assert h[-1] < 1e-6 * np.sqrt(np.mean(v**2)) and h[-1] < h[0]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_recovery_float32_and_float64(dtype, rng):
+    M = lowrank(120, 100, 2, rng, dtype)
+    r, c, v = sample(M, 3000, rng)
+    res = altmin((r, c, v), 2, reg=0.0, maxiter=60, tol=1e-12, rng=1)
+    assert res.U.dtype == dtype and res.V.dtype == dtype
+    assert relerr(res.to_dense(), M) < (2e-4 if dtype == np.float32 else 1e-8)
+
+
+def test_stable_under_noise(rng):
+    m, n, k = 250, 200, 3
+    M = lowrank(m, n, k, rng)
+    r, c, v = sample(M, 15000, rng)
+    errs = []
+    for sigma in (0.01, 0.1):
+        noisy = v + sigma * rng.standard_normal(v.shape)
+        res = altmin((r, c, noisy), k, reg=0.0, maxiter=30, tol=1e-8, rng=0)
+        # per-entry RMS error of the estimate: below the noise level (it denoises), of the order
+        # of sigma * sqrt(k (m + n) / |Omega|)
+        err = np.linalg.norm(res.to_dense() - M) / np.sqrt(m * n)
+        errs.append(err)
+        assert err < 2 * sigma * np.sqrt(k * (m + n) / len(v)) < 0.7 * sigma, (sigma, err)
+    assert 5 < errs[1] / errs[0] < 20  # the error is proportional to the noise
+
+
+def test_cg_matches_exact_rmse_within_0p2_percent(rng):
+    m, n, k = 300, 250, 5
+    M = lowrank(m, n, k, rng) + 3.0
+    r, c, v = sample(M, 20000, rng)
+    v = v + 0.3 * rng.standard_normal(v.shape)
+    tr = rng.random(len(v)) < 0.8
+    te = ~tr
+    out = {}
+    for solver in ("exact", "cg"):
+        res = altmin((r[tr], c[tr], v[tr]), k, shape=M.shape, reg=0.05, solver=solver,
+                     biases=True, maxiter=40, tol=1e-7, rng=0)
+        out[solver] = res.rmse(r[te], c[te], v[te])
+    assert abs(out["cg"] - out["exact"]) <= 0.002 * out["exact"], out
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_scaled_gd_completion_and_ill_conditioning(dtype, rng):
+    m, n, k = 150, 120, 3
+    U = np.linalg.qr(rng.standard_normal((m, k)))[0]
+    V = np.linalg.qr(rng.standard_normal((n, k)))[0]
+    M = ((U * [10.0, 3.0, 1.0]) @ V.T).astype(dtype)  # condition number 10
+    r, c, v = sample(M, 7000, rng)
+    res = scaled_gd((r, c, v), k, maxiter=300, tol=1e-12, damping=0.0, rng=0)
+    assert relerr(res.to_dense(), M) < (1e-4 if dtype == np.float32 else 1e-8), res
+    assert res.U.dtype == dtype
+
+
+def test_scaled_gd_sensing_overparameterized(rng):
+    m, n, k = 15, 12, 2
+    X = lowrank(m, n, k, rng)
+    A = SensingOperator.gaussian((m, n), 6 * (m + n) * k, rng=3)
+    y = A(X)
+    exact = scaled_gd(A, k, measurements=y, maxiter=300, tol=1e-13)
+    assert relerr(exact.to_dense(), X) < 1e-8
+    over = scaled_gd(A, 3 * k, measurements=y, init="random", init_scale=1e-3, damping=1e-2,
+                     maxiter=2000, tol=1e-13, rng=0)
+    assert relerr(over.to_dense(), X) < 1e-3, over
+
+
+def test_softimpute_matches_dense_reference(rng):
+    """Same iterates as the textbook dense SoftImpute (full SVD of the filled matrix)."""
+    m, n, k = 60, 40, 2
+    M = lowrank(m, n, k, rng)
+    mask = rng.random(M.shape) < 0.6
+    lam = 1.0
+    Z = np.zeros_like(M)
+    for _ in range(30):
+        filled = np.where(mask, M, Z)
+        u, s, vt = np.linalg.svd(filled, full_matrices=False)
+        Z = (u * np.maximum(s - lam, 0)) @ vt
+    res = softimpute((M, mask), lam=lam, rank_max=40, maxiter=30, tol=0.0, rng=0)
+    assert res.n_iter == 30
+    assert relerr(res.to_dense(), Z) < 1e-6
+    s_ref = np.linalg.svd(Z, compute_uv=False)
+    np.testing.assert_allclose(res.singular_values, s_ref[: res.rank], rtol=1e-6)
+
+
+def test_softimpute_default_lambda_and_validation(rng):
+    M = lowrank(100, 80, 3, rng)
+    r, c, v = sample(M, 4000, rng)
+    rt, ct, vt = sample(M, 500, np.random.default_rng(9))
+    res = softimpute((r, c, v), shape=M.shape, rank_max=10, validation=(rt, ct, vt), rng=0)
+    h = res.history
+    assert len(h["val_rmse"]) == res.n_iter == len(h["train_rmse"]) == len(h["time"])
+    assert h["val_rmse"][-1] < 0.2 * np.sqrt(np.mean(vt**2))
+    np.testing.assert_allclose(h["val_rmse"][-1], res.rmse(rt, ct, vt), rtol=1e-10)
+
+
+# ----------------------------------------------------------------------------- biases, predict
+def test_biases_recover_additive_model(rng):
+    m, n = 80, 70
+    b = rng.standard_normal(m)
+    cc = rng.standard_normal(n)
+    M = 3.5 + b[:, None] + cc[None, :] + lowrank(m, n, 2, rng)
+    r, c, v = sample(M, 3000, rng)
+    res = altmin((r, c, v), 2, reg=1e-9, biases=True, maxiter=80, tol=1e-12, rng=0)
+    assert relerr(res.to_dense(), M) < 1e-5
+    assert res.row_bias.shape == (m,) and res.col_bias.shape == (n,)
+    assert res.mean == pytest.approx(np.mean(v))
+
+
+def test_predict_matches_dense_reference(rng):
+    U = rng.standard_normal((7, 3))
+    V = rng.standard_normal((5, 3))
+    b = rng.standard_normal(7)
+    c = rng.standard_normal(5)
+    res = CompletionResult(U=U, V=V, row_bias=b, col_bias=c, mean=2.0, shape=(7, 5))
+    dense = U @ V.T + b[:, None] + c[None, :] + 2.0
+    np.testing.assert_allclose(res.to_dense(), dense, rtol=1e-14)
+    rows = rng.integers(0, 7, 40)
+    cols = rng.integers(0, 5, 40)
+    np.testing.assert_allclose(res.predict(rows, cols), dense[rows, cols], rtol=1e-13)
+    Uo, Vo = res
+    assert Uo is U and Vo is V
+    with pytest.raises(ValueError, match="cols must lie in"):
+        res.predict([0], [5])
+    with pytest.raises(ValueError, match="equal length"):
+        res.predict([0, 1], [0])
+
+
+def test_validation_history_and_early_stop(rng):
+    M = lowrank(150, 120, 3, rng)
+    r, c, v = sample(M, 5000, rng)
+    v = v + 0.5 * rng.standard_normal(v.shape)
+    rt, ct, vt = sample(M, 1000, np.random.default_rng(3))
+    seen = []
+    res = altmin((r, c, v), 12, shape=M.shape, reg=0.0, init="random", maxiter=40, rng=0,
+                 validation=(rt, ct, vt), early_stop=2, tol=0.0, callback=seen.append)
+    h = res.history
+    assert len(seen) == len(h["train_rmse"]) == res.n_iter
+    assert res.n_iter < 40 and res.converged and "validation" in res.message
+    best = int(np.argmin(h["val_rmse"]))
+    # the returned iterate is the best one
+    assert res.rmse(rt, ct, vt) == pytest.approx(h["val_rmse"][best], rel=1e-9)
+    assert np.all(np.diff(h["train_rmse"]) <= 1e-12)  # ALS never increases the objective (reg 0)
+
+
+# ----------------------------------------------------------------------------- input forms
+def test_input_forms_agree_and_inputs_untouched(rng):
+    M = rng.standard_normal((6, 5))
+    mask = rng.random(M.shape) < 0.6
+    r, c = np.nonzero(mask)
+    v = M[r, c]
+    perm = rng.permutation(len(v))
+    r_copy, v_copy = r.copy(), v.copy()
+    forms = [
+        (r[perm], c[perm], v[perm]),
+        (M, mask),
+        np.where(mask, M, np.nan),
+        np.ma.MaskedArray(M, mask=~mask),
+        sp.coo_matrix((v, (r, c)), shape=M.shape),
+        sp.csr_array((v, (r, c)), shape=M.shape),
+    ]
+    ref = observations(forms[0], shape=M.shape)
+    for f in forms[1:]:
+        o = observations(f)
+        assert o.shape == M.shape
+        for name in ("row_ptr", "row_idx", "row_vals", "col_ptr", "col_idx", "col_vals"):
+            np.testing.assert_array_equal(getattr(o, name), getattr(ref, name))
+    np.testing.assert_array_equal(r, r_copy)
+    np.testing.assert_array_equal(v, v_copy)
+    assert observations(ref) is ref
+    assert isinstance(ref, Observations) and "nnz=" in repr(ref)
+    # CSR holds (row, col)-sorted entries, CSC (col, row)-sorted
+    dense = np.zeros(M.shape)
+    dense[r, c] = v
+    np.testing.assert_array_equal(ref.to_sparse().toarray(), dense)
+
+
+def test_shape_inferred_and_empty_rows_columns(rng):
+    o = observations(([0, 2], [1, 3], [1.0, 2.0]))
+    assert o.shape == (3, 4)
+    # row 1 and columns 0, 2 have no entries: their factors are 0, never NaN
+    M = lowrank(30, 20, 2, rng)
+    r, c, v = sample(M, 400, rng)
+    keep = (r != 5) & (c != 7)
+    for solver in ("exact", "cg"):
+        res = altmin((r[keep], c[keep], v[keep]), 2, shape=M.shape, solver=solver, reg=0.1,
+                     biases=True, maxiter=5, rng=0)
+        assert np.isfinite(res.to_dense()).all()
+        assert not res.U[5].any() and res.row_bias[5] == 0
+        assert not res.V[7].any() and res.col_bias[7] == 0
+
+
+def test_duplicates_rejected_or_combined():
+    rows, cols, vals = [0, 1, 0], [1, 1, 1], [1.0, 2.0, 5.0]
+    with pytest.raises(ValueError, match=r"entry \(0, 1\) is given more than once.*duplicates="):
+        observations((rows, cols, vals))
+    s = observations((rows, cols, vals), duplicates="sum")
+    assert s.nnz == 2 and s.row_vals.tolist() == [6.0, 2.0]
+    a = observations((rows, cols, vals), duplicates="mean")
+    assert a.row_vals.tolist() == [3.0, 2.0]
+    with pytest.raises(ValueError, match="duplicates must be one of"):
+        observations((rows, cols, vals), duplicates="max")
+
+
+@pytest.mark.parametrize(
+    "obs, kwargs, exc, match",
+    [
+        (([0, 3], [0, 1], [1.0, 2.0]), {"shape": (3, 2)}, ValueError, "rows index 3 is out of"),
+        (([0, 1], [0, 2], [1.0, 2.0]), {"shape": (3, 2)}, ValueError, "cols index 2 is out of"),
+        (([0, -1], [0, 1], [1.0, 2.0]), {}, ValueError, "negative indices"),
+        (([0, 1], [0, 1], [1.0, np.nan]), {}, ValueError, "NaN or Inf"),
+        (([0, 1], [0, 1], [1.0, np.inf]), {}, ValueError, "NaN or Inf"),
+        (([0, 1], [0, 1], [1.0]), {}, ValueError, "same length"),
+        (([0, 1], [0, 1], [1.0 + 1j, 2.0]), {}, TypeError, "must be real"),
+        (([0.5, 1], [0, 1], [1.0, 2.0]), {}, TypeError, "integer indices"),
+        (([], [], []), {}, ValueError, "no observed entries"),
+        ((np.ones((2, 2)), np.ones((2, 2))), {}, TypeError, "mask must be a boolean"),
+        ((np.ones((2, 2)), np.ones((2, 3), bool)), {}, ValueError, "mask must have the shape"),
+        (np.ones(3), {}, ValueError, "2-D array"),
+        ("ratings", {}, TypeError, "obs must be"),
+        ((1, 2, 3, 4), {}, ValueError, "tuple of length 4"),
+        (([0], [0], [1.0]), {"shape": (0, 2)}, ValueError, "positive integers"),
+    ],
+)
+def test_bad_input_messages(obs, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        observations(obs, **kwargs)
+
+
+def test_bad_solver_arguments(rng):
+    obs = observations(([0, 1, 2], [0, 1, 2], [1.0, 2.0, 3.0]))
+    with pytest.raises(ValueError, match=r"rank=4 is larger than min\(m, n\) = 3"):
+        altmin(obs, 4)
+    with pytest.raises(ValueError, match="rank must be a positive integer"):
+        altmin(obs, 0)
+    with pytest.raises(ValueError, match="solver must be one of"):
+        altmin(obs, 1, solver="lu")
+    with pytest.raises(ValueError, match="init must be one of"):
+        altmin(obs, 1, init="zeros")
+    with pytest.raises(ValueError, match="reg must be a finite number >= 0"):
+        altmin(obs, 1, reg=-1.0)
+    with pytest.raises(ValueError, match="maxiter must be an integer >= 1"):
+        softimpute(obs, maxiter=0)
+    with pytest.raises(ValueError, match=r"rank_max=5 is larger"):
+        softimpute(obs, rank_max=5)
+    with pytest.raises(ValueError, match="needs measurements"):
+        scaled_gd(SensingOperator.gaussian((3, 3), 9, rng=0), 1)
+    with pytest.raises(ValueError, match="measurements must have shape"):
+        scaled_gd(SensingOperator.gaussian((3, 3), 9, rng=0), 1, measurements=np.ones(4))
+    with pytest.raises(ValueError, match="validation has shape"):
+        altmin(obs, 1, validation=observations(([0], [0], [1.0])))  # inferred (1, 1) shape
+    with pytest.raises(ValueError, match="only used with a SensingOperator"):
+        scaled_gd(obs, 1, measurements=np.ones(3))
+
+
+# ----------------------------------------------------------------------------- kernels vs oracle
+def _structure(rng, m, n, nnz, dtype):
+    lin = rng.choice(m * n, size=nnz, replace=False)
+    r, c = np.divmod(lin, n)
+    o = observations((r, c, rng.standard_normal(nnz).astype(dtype)), shape=(m, n))
+    return o
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kernels_match_oracle(dtype, rng):
+    m, n, k = 40, 30, 4
+    o = _structure(rng, m, n, 500, dtype)
+    # one empty row, to check it is handled
+    keep = np.ones(o.nnz, bool)
+    keep[o.row_ptr[3]:o.row_ptr[4]] = False
+    rows = o.rows()
+    o = observations((rows[keep], o.row_idx[keep], o.row_vals[keep]), shape=(m, n))
+    F = rng.standard_normal((n, k)).astype(dtype)
+    U = rng.standard_normal((m, k)).astype(dtype)
+    X0 = rng.standard_normal((m, k)).astype(dtype)
+    lam = (0.1 * o.row_counts).astype(dtype)
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    args = (o.row_ptr, o.row_idx, o.row_vals)
+    res = {}
+    for eng in ("numba", "numpy"):
+        out_s = np.empty(o.nnz, dtype)
+        get_kernel("mc_sampled_dot", eng)(o.row_ptr, o.row_idx, U, F, out_s)
+        A = np.empty((m, k, k), dtype)
+        b = np.empty((m, k), dtype)
+        get_kernel("mc_normal_eq", eng)(*args, F, lam, A, b)
+        x_e = np.empty((m, k), dtype)
+        get_kernel("mc_als_exact", eng)(*args, F, lam, x_e)
+        x_c = np.empty((m, k), dtype)
+        get_kernel("mc_als_cg", eng)(*args, F, lam, X0, 2, x_c)
+        x_k = np.empty((m, k), dtype)
+        get_kernel("mc_als_cg", eng)(*args, F, lam, X0, 3 * k, x_k)
+        res[eng] = (out_s, A, b, x_e, x_c, x_k)
+    # dense reference
+    dense_rows = o.rows()
+    np.testing.assert_allclose(res["numpy"][0], np.sum(U[dense_rows] * F[o.row_idx], 1),
+                               rtol=tol, atol=tol)
+    i = 7
+    Fi = F[o.row_idx[o.row_ptr[i]:o.row_ptr[i + 1]]].astype(np.float64)
+    Ai = Fi.T @ Fi + lam[i] * np.eye(k)
+    bi = Fi.T @ o.row_vals[o.row_ptr[i]:o.row_ptr[i + 1]]
+    np.testing.assert_allclose(res["numpy"][1][i], Ai, rtol=tol * 10, atol=tol * 10)
+    np.testing.assert_allclose(res["numpy"][3][i], np.linalg.solve(Ai, bi), rtol=tol * 100,
+                               atol=tol * 100)
+    for a, b_ in zip(res["numba"], res["numpy"], strict=True):
+        np.testing.assert_allclose(a, b_, rtol=tol * 100, atol=tol * 100)
+    # CG with enough steps reaches the exact solution; empty rows give 0
+    np.testing.assert_allclose(res["numba"][5], res["numba"][3], rtol=1e-3 if tol > 1e-6 else 1e-8,
+                               atol=1e-3 if tol > 1e-6 else 1e-8)
+    assert not res["numba"][3][3].any() and not res["numba"][4][3].any() or lam[3] > 0
+
+
+def test_build_index_kernels_agree(rng):
+    m, n = 50, 40
+    lin = rng.choice(m * n, 700, replace=False)
+    r, c = np.divmod(lin, n)
+    a = get_kernel("mc_build_index", "numba")(r, c, m, n)
+    b = get_kernel("mc_build_index", "numpy")(r, c, m, n)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(np.lexsort((c[a[1]], r[a[1]])), np.arange(700))
+
+
+def test_numba_parallel_variant_matches_serial(rng, monkeypatch):
+    from lrsolve._kernels import _numba_completion as nk
+
+    o = _structure(rng, 60, 50, 900, np.float64)
+    F = rng.standard_normal((50, 3))
+    lam = 0.1 * o.row_counts.astype(np.float64)
+    outs = []
+    for limit in (10**9, 1):
+        monkeypatch.setattr(nk, "PARALLEL_MIN", limit)
+        x = np.empty((60, 3))
+        nk.mc_als_cg(o.row_ptr, o.row_idx, o.row_vals, F, lam, np.zeros((60, 3)), 2, x)
+        outs.append(x)
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-13)
+
+
+# ----------------------------------------------------------------------------- loader
+def test_load_movielens_synthetic_file(tmp_path, rng):
+    nu, ni, nr = 30, 40, 200
+    lin = rng.choice(nu * ni, nr, replace=False)
+    u, i = np.divmod(lin, ni)
+    ratings = rng.integers(1, 6, nr)
+    ts = rng.integers(874724710, 893286638, nr)
+    path = tmp_path / "u.data"
+    lines = zip(u + 1, i + 1, ratings, ts, strict=True)
+    path.write_text("".join(f"{a}\t{b}\t{r}\t{t}\n" for a, b, r, t in lines))
+    rows, cols, vals, shape, times = load_movielens(path, timestamps=True)
+    np.testing.assert_array_equal(rows, u)
+    np.testing.assert_array_equal(cols, i)
+    np.testing.assert_array_equal(vals, ratings.astype(float))
+    np.testing.assert_array_equal(times, ts)
+    assert shape == (u.max() + 1, i.max() + 1)
+    res = altmin((rows, cols, vals), 2, shape=shape, biases=True, maxiter=3, rng=0)
+    assert np.isfinite(res.history["train_rmse"]).all()
+    # ML-1M format
+    p2 = tmp_path / "ratings.dat"
+    p2.write_text("1::3::4::978300760\n2::1::5::978302109\n")
+    r2, c2, v2, s2 = load_movielens(p2, sep="::", dtype=np.float32)
+    assert r2.tolist() == [0, 1] and c2.tolist() == [2, 0] and s2 == (2, 3)
+    assert v2.dtype == np.float32
+    bad = tmp_path / "bad.data"
+    bad.write_text("1\t2\t3\n")
+    with pytest.raises(ValueError, match="4 fields per line"):
+        load_movielens(bad)
+    bad.write_text("0\t2\t3\t5\n")
+    with pytest.raises(ValueError, match="1-based"):
+        load_movielens(bad)
+
+
+# ----------------------------------------------------------------------------- GPU
+@pytest.mark.gpu
+@pytest.mark.parametrize("solver", ["exact", "cg"])
+def test_cupy_matches_numpy(solver, rng):
+    import cupy
+
+    M = lowrank(120, 90, 3, rng)
+    r, c, v = sample(M, 4000, rng)
+    host = altmin((r, c, v), 3, reg=0.01, solver=solver, biases=True, maxiter=10, rng=0, tol=0.0)
+    dev = altmin((cupy.asarray(r), cupy.asarray(c), cupy.asarray(v)), 3, reg=0.01, solver=solver,
+                 biases=True, maxiter=10, rng=0, tol=0.0)
+    assert isinstance(dev.U, cupy.ndarray)
+    np.testing.assert_allclose(dev.history["train_rmse"], host.history["train_rmse"], rtol=1e-6)
+    np.testing.assert_allclose(dev.U.get(), host.U, rtol=1e-6, atol=1e-8)
+    with lrsolve.backend("cupy"):
+        mixed = altmin((r, c, v), 3, reg=0.01, solver=solver, maxiter=3, rng=0)
+    assert isinstance(mixed.U, np.ndarray)
+    si = softimpute((cupy.asarray(r), cupy.asarray(c), cupy.asarray(v)), lam=1.0, rank_max=6,
+                    maxiter=20, rng=0)
+    si_h = softimpute((r, c, v), lam=1.0, rank_max=6, maxiter=20, rng=0)
+    np.testing.assert_allclose(si.singular_values, si_h.singular_values, rtol=1e-6)
+    sg = scaled_gd((cupy.asarray(r), cupy.asarray(c), cupy.asarray(v)), 3, maxiter=50, rng=0)
+    sg_h = scaled_gd((r, c, v), 3, maxiter=50, rng=0)
+    np.testing.assert_allclose(sg.history["train_rmse"], sg_h.history["train_rmse"], rtol=1e-6)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cupy_kernels_match_oracle(dtype, rng):
+    import cupy
+
+    o = _structure(rng, 40, 30, 500, dtype)
+    F = rng.standard_normal((30, 4)).astype(dtype)
+    lam = (0.1 * o.row_counts).astype(dtype)
+    x = np.empty((40, 4), dtype)
+    get_kernel("mc_als_exact", "numpy")(o.row_ptr, o.row_idx, o.row_vals, F, lam, x)
+    d = cupy.empty((40, 4), dtype)
+    dev = [cupy.asarray(a) for a in (o.row_ptr, o.row_idx, o.row_vals, F, lam)]
+    get_kernel("mc_als_exact", "cupy")(*dev, d)
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(d.get(), x, rtol=tol, atol=tol)
+
+
+# ----------------------------------------------------------------------------- example
+def _run_example(name, *args, cwd):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["MPLBACKEND"] = "Agg"
+    return subprocess.run([sys.executable, str(ROOT / "examples" / name), *args],
+                          capture_output=True, text=True, timeout=300, env=env, cwd=cwd)
+
+
+def test_example_plot_completion(tmp_path):
+    proc = _run_example("plot_completion.py", "--users", "300", "--items", "200",
+                        "--ratings", "12000", "--out", str(tmp_path / "c.png"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = {}
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[1].isdigit():
+            rows[parts[0]] = [float(p) for p in parts[1:]]
+    assert {"altmin-exact", "altmin-cg", "softimpute", "scaled_gd"} <= set(rows), proc.stdout
+    for name, (_, _, rmse) in rows.items():
+        assert rmse < 1.0, (name, rmse)  # ratings noise is 0.5: far below the 1.1 of the mean
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert (tmp_path / "c.png").stat().st_size > 1000

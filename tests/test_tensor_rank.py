@@ -1,0 +1,370 @@
+"""Tests for lrsolve.tensor.selection: core shapes, tolerance ranks, structure search, SPM,
+CP rank.  Planted problems with known answers, float32 and float64, bad input."""
+
+import importlib.util
+import itertools
+import math
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import lrsolve
+from lrsolve.tensor import selection as sel
+from lrsolve.tensor.selection import _utils as U
+
+from conftest import data_path
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DTYPES = [np.float32, np.float64]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread():
+    """Multi-threaded BLAS on a loaded 2-core CI machine is up to 60x slower on these small
+    products (spin-waiting threads); the numbers asserted here do not depend on threading."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    with threadpool_limits(1, user_api="blas"):
+        yield
+
+
+def decaying_tensor(shape, rates, rng, dtype=np.float64):
+    """Orthogonal mixing of a core whose mode spectra decay geometrically (full rank)."""
+    core = rng.standard_normal(shape)
+    for n, (i, a) in enumerate(zip(shape, rates, strict=False)):
+        w = a ** np.arange(i)
+        core = np.moveaxis(np.moveaxis(core, n, -1) * w, -1, n)
+    for n, i in enumerate(shape):
+        Q = np.linalg.qr(rng.standard_normal((i, i)))[0]
+        core = U.mode_dot(np, core, Q, n)
+    return core.astype(dtype)
+
+
+def planted_tucker(shape, ranks, rng, dtype=np.float64):
+    core = rng.standard_normal(ranks)
+    X = core
+    for n, (i, r) in enumerate(zip(shape, ranks, strict=False)):
+        X = U.mode_dot(np, X, np.linalg.qr(rng.standard_normal((i, r)))[0], n)
+    return X.astype(dtype)
+
+
+def tucker_size(shape, r):
+    return int(np.prod(r)) + sum(i * k for i, k in zip(shape, r, strict=False))
+
+
+# --------------------------------------------------------------------------- spectra
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tucker_spectra_match_svd(rng, dtype):
+    X = decaying_tensor((7, 6, 5), (0.7, 0.6, 0.5), rng, dtype)
+    spec = sel.tucker_spectra(X)
+    Xd = X.astype(np.float64)
+    for n in range(3):
+        s = np.linalg.svd(np.moveaxis(Xd, n, 0).reshape(X.shape[n], -1), compute_uv=False)
+        tol = 1e-4 if dtype == np.float32 else 1e-10
+        np.testing.assert_allclose(spec[n], s ** 2, atol=tol * (s ** 2).sum())
+        assert abs(spec[n].sum() - (Xd ** 2).sum()) <= tol * (Xd ** 2).sum()
+
+
+# --------------------------------------------------------------------------- packing
+def _brute_force(shape, spec, B):
+    P = [np.concatenate(([0.0], np.cumsum(s))) for s in spec]
+    best, arg = -1.0, None
+    for r in itertools.product(*[range(1, i + 1) for i in shape]):
+        if any(r[n] > np.prod([r[m] for m in range(len(r)) if m != n]) for n in range(len(r))):
+            continue
+        if tucker_size(shape, r) <= B:
+            v = sum(P[n][r[n]] for n in range(len(r)))
+            if v > best + 1e-12 * abs(best):
+                best, arg = v, r
+    return best, arg
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_packing_matches_brute_force(rng, dtype):
+    shape = (9, 7, 5, 4)
+    X = decaying_tensor(shape, (0.75, 0.6, 0.8, 0.5), rng, dtype)
+    spec = sel.tucker_spectra(X)
+    P = [np.concatenate(([0.0], np.cumsum(s))) for s in spec]
+    for B in (60, 90, 150, 300, 600):
+        r = sel.tucker_core_shape(X, B, spectra=spec)
+        assert tucker_size(shape, r) <= B
+        best, _ = _brute_force(shape, spec, B)
+        val = sum(P[n][r[n]] for n in range(4))
+        assert val >= best * (1 - 1e-12), (B, r, val, best)
+        if B not in (90, 300):
+            continue
+        # the paper's MILP is a (1 + eps)-approximation: never better, close
+        rm = sel.tucker_core_shape(X, B, spectra=spec, solver="milp")
+        assert tucker_size(shape, rm) <= B
+        valm = sum(P[n][rm[n]] for n in range(4))
+        assert valm <= best * (1 + 1e-12) and valm >= 0.9 * best
+    for B in (60, 90, 150, 300, 600):
+        r = sel.tucker_core_shape(X, B, spectra=spec)
+        val = sum(P[n][r[n]] for n in range(4))
+        # greedy: feasible and never better than the exact packing
+        rg = sel.tucker_core_shape(X, B, spectra=spec, method="greedy")
+        assert tucker_size(shape, rg) <= B
+        assert sum(P[n][rg[n]] for n in range(4)) <= val * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_planted_core_shape_recovered(rng, dtype):
+    shape, ranks = (20, 15, 10), (5, 3, 2)
+    X = planted_tucker(shape, ranks, rng, dtype)
+    B = tucker_size(shape, ranks)
+    for method in ("packing", "greedy", "portfolio"):
+        assert sel.tucker_core_shape(X, B, method=method) == ranks
+    r, cands = sel.tucker_core_shape(X, B + 5, method="portfolio", return_candidates=True)
+    assert r in cands and cands[r] < (1e-3 if dtype == np.float32 else 1e-6)
+    # a float budget is a fraction of X.size
+    assert sel.tucker_core_shape(X, (B + 0.5) / X.size) == ranks
+
+
+def test_portfolio_beats_or_ties_uniform(rng):
+    shape = (30, 25, 8)
+    X = decaying_tensor(shape, (0.8, 0.7, 0.5), rng)
+    B = int(0.05 * X.size)
+    best, cands = sel.tucker_core_shape(X, B, method="portfolio", return_candidates=True)
+    uni = sel.tucker_core_shape(X, B, method="uniform")
+    assert tucker_size(shape, uni) <= B
+    e_uni, _ = U.hooi(np, X, uni, n_iter=5)
+    assert cands[best] == min(cands.values())
+    assert cands[best] <= e_uni * 1.0001
+
+
+def test_budget_errors(rng):
+    X = rng.standard_normal((5, 4, 3))
+    with pytest.raises(ValueError, match="smallest Tucker model"):
+        sel.tucker_core_shape(X, 10)
+    with pytest.raises(ValueError, match=r"in \(0, 1\)"):
+        sel.tucker_core_shape(X, 1.5)
+    with pytest.raises(TypeError, match="budget must be"):
+        sel.tucker_core_shape(X, "10%")
+    with pytest.raises(ValueError, match="method must be"):
+        sel.tucker_core_shape(X, 50, method="best")
+    with pytest.raises(ValueError, match="spectra"):
+        sel.tucker_core_shape(X, 50, spectra=[np.ones(5), np.ones(4)])
+
+
+# --------------------------------------------------------------------------- tolerance mode
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tucker_rank_for_tol_global_vs_split(rng, dtype):
+    shape = (12, 10, 8)
+    X = decaying_tensor(shape, (0.7, 0.55, 0.6), rng, dtype)
+    spec = sel.tucker_spectra(X)
+    Xd = X.astype(np.float64)
+    for tol in (0.01, 0.05, 0.1):
+        rg = sel.tucker_rank_for_tol(X, tol, spectra=spec)
+        rs = sel.tucker_rank_for_tol(X, tol, spectra=spec, method="split")
+        assert tucker_size(shape, rg) <= tucker_size(shape, rs)
+        for r in (rg, rs):
+            core, _ = U.st_hosvd(np, Xd, r)
+            assert U.tucker_error(np, Xd, core) <= tol * (1 + 1e-6)
+        # exact: brute force over all shapes meeting the HOSVD bound
+        P = [np.concatenate(([0.0], np.cumsum(s))) for s in spec]
+        eps2 = tol ** 2 * P[0][-1]
+        best = min(tucker_size(shape, r) for r in itertools.product(*[range(1, i + 1)
+                   for i in shape]) if sum(P[n][-1] - P[n][r[n]] for n in range(3)) <= eps2)
+        assert tucker_size(shape, rg) == best
+
+
+def test_tucker_rank_for_tol_planted(rng):
+    X = planted_tucker((10, 8, 6), (3, 2, 2), rng)
+    assert sel.tucker_rank_for_tol(X, 1e-6) == (3, 2, 2)
+    for bad in (0.0, 1.0, -0.1, 2.0):
+        with pytest.raises(ValueError, match="tol must lie"):
+            sel.tucker_rank_for_tol(X, bad)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tt_ranks_for_tol(rng, dtype):
+    ranks = (1, 3, 4, 2, 1)
+    shape = (4, 5, 6, 3)
+    G = [rng.standard_normal((ranks[k], shape[k], ranks[k + 1])) for k in range(4)]
+    X = U.tn_full(np, G).astype(dtype)
+    assert sel.tt_ranks_for_tol(X, 1e-3) == (3, 4, 2)
+    Y = decaying_tensor((6, 5, 6, 5), (0.6, 0.7, 0.5, 0.65), rng, dtype).astype(np.float64)
+    spec = sel.tt_spectra(Y)
+    for tol in (0.01, 0.05, 0.1):
+        rg = sel.tt_ranks_for_tol(Y, tol, spectra=spec)
+        rs = sel.tt_ranks_for_tol(Y, tol, spectra=spec, method="split")
+        size = [U.tt_size(Y.shape, [1, *r, 1]) for r in (rg, rs)]
+        assert size[0] <= size[1]
+        cores = U.tt_svd(np, Y, rg)
+        err = np.linalg.norm(Y - U.tn_full(np, cores)) / np.linalg.norm(Y)
+        assert err <= tol * (1 + 1e-6)
+    with pytest.raises(ValueError, match="tol must lie"):
+        sel.tt_ranks_for_tol(Y, 1.5)
+
+
+# --------------------------------------------------------------------------- SPM
+def _sym(lam, A, m):
+    letters = "abcdefg"[:m]
+    expr = "r," + ",".join(c + "r" for c in letters) + "->" + letters
+    return np.einsum(expr, lam, *([A] * m))
+
+
+@pytest.mark.parametrize("m,n,R", [(4, 8, 12), (3, 10, 6), (5, 5, 4), (6, 4, 5)])
+def test_spm_recovers_planted_components(rng, m, n, R):
+    A = rng.standard_normal((n, R))
+    A /= np.linalg.norm(A, axis=0)
+    lam = rng.uniform(1.0, 3.0, R)
+    X = _sym(lam, A, m)
+    res = sel.spm(X, rng=1)
+    w, F = res
+    assert res.rank == R and res.converged
+    C = A.T @ F
+    j = np.argmax(np.abs(C), axis=1)
+    sign = np.sign(C[np.arange(R), j])
+    assert np.abs(F[:, j] * sign - A).max() < 1e-8
+    np.testing.assert_allclose(w[j] * sign ** m, lam, rtol=1e-8)
+    assert res.rel_error < 1e-8
+
+
+def test_spm_float32_and_given_rank(rng):
+    n, R = 7, 5
+    A = rng.standard_normal((n, R))
+    A /= np.linalg.norm(A, axis=0)
+    X = _sym(np.ones(R), A, 4).astype(np.float32)
+    res = sel.spm(X, rank=R, rng=0)
+    assert res.weights.dtype == np.float32 and res.rank == R
+    C = np.abs(A.T @ res.factors)
+    assert 1 - C.max(axis=1).min() < 1e-4
+    assert res.rel_error < 1e-3
+    assert np.allclose(res.to_tensor(), X, atol=1e-3)
+
+
+def test_spm_bad_input(rng):
+    with pytest.raises(ValueError, match="not symmetric"):
+        sel.spm(rng.standard_normal((4, 4, 4)))
+    with pytest.raises(ValueError, match="equal dimensions"):
+        sel.spm(np.ones((3, 4, 3)))
+    with pytest.raises(ValueError, match="at least 3 dimensions"):
+        sel.spm(np.eye(3))
+    with pytest.raises(ValueError, match="exceeds"):
+        sel.spm(np.ones((3, 3, 3)), rank=10)
+
+
+# --------------------------------------------------------------------------- CP rank
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cp_rank_recovers_planted_rank(rng, dtype):
+    R = 3
+    A = [rng.standard_normal((n, R)) for n in (10, 11, 12)]
+    X = np.einsum("ir,jr,kr->ijk", *A)
+    X = (X + 0.02 * np.linalg.norm(X) / np.sqrt(X.size) * rng.standard_normal(X.shape))
+    res = sel.cp_rank(X.astype(dtype), ranks=range(1, 6), n_restarts=4, rng=0)
+    rank, table = res
+    assert rank == R, res.format_table()
+    assert table["rel_error"][R - 1] < 0.03 and table["rel_error"][0] > 0.2
+    assert table["core_consistency"][R - 1] > 90
+    assert sel.factor_match_score(A, res.factors) > 0.99
+    with pytest.raises(ValueError, match="increasing"):
+        sel.cp_rank(X, ranks=[3, 2])
+
+
+# --------------------------------------------------------------------------- structure search
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_structure_search_tt_planted(rng, dtype):
+    ranks = (1, 2, 3, 2)
+    shape = (3, 4, 4, 3)
+    G = [rng.standard_normal((ranks[k], shape[k], ranks[(k + 1) % 4] if k < 3 else 1))
+         for k in range(4)]
+    X = U.tn_full(np, G).astype(dtype)
+    for method in ("greedy", "tnale"):
+        res = sel.tn_structure_search(X, method=method, topology="tt", rng=0)
+        assert res.ranks == ranks, (method, res)
+        assert res.rel_error < (1e-4 if dtype == np.float32 else 1e-8)
+        assert np.allclose(res.to_tensor(), X, atol=1e-3 * np.abs(X).max())
+        assert res.n_evals == len(res.log)
+        assert math.isclose(res.objective, math.log(res.size / X.size) + 200 * res.rel_error)
+
+
+def test_structure_search_tr_permuted(rng):
+    d, rk = 6, [2, 3, 2, 2, 3, 2]
+    G = [rng.standard_normal((rk[k], 3, rk[(k + 1) % d])) for k in range(d)]
+    X = U.tn_full(np, G).transpose(rng.permutation(d))
+    true_size = sum(rk[k] * 3 * rk[(k + 1) % d] for k in range(d))
+    res = sel.tn_structure_search(X, method="tnale", topology="tr", rng=0)
+    assert res.size <= true_size * 1.5 and res.rel_error < 1e-2
+    assert res.objective < math.log(true_size / X.size) + 200 * 1e-2
+    assert max(e["seconds"] for e in res.log) < 1.0 * 5  # generous: shared CI machine
+
+
+def test_structure_search_bad_input(rng):
+    X = rng.standard_normal((3, 3, 3))
+    with pytest.raises(ValueError, match="topology"):
+        sel.tn_structure_search(X, topology="mera")
+    with pytest.raises(ValueError, match="smaller than the all-ranks-one"):
+        sel.tn_structure_search(X, budget=3)
+    with pytest.raises(ValueError, match="tol must lie"):
+        sel.tn_structure_search(X, tol=0.0)
+
+
+def test_structure_search_tol_mode(rng):
+    d = 4
+    G = [rng.standard_normal((1 if k == 0 else 2, 4, 1 if k == d - 1 else 2)) for k in range(d)]
+    X = U.tn_full(np, G) + 1e-3 * rng.standard_normal((4,) * d)
+    res = sel.tn_structure_search(X, method="greedy", topology="tt", tol=0.01, rng=0)
+    assert res.rel_error <= 0.01 and res.ranks == (1, 2, 2, 2)
+
+
+# --------------------------------------------------------------------------- real data
+def test_real_tensor_core_shapes():
+    X = np.load(data_path("tensors", "Kinetic.npy"))
+    spec = sel.tucker_spectra(X)
+    B = int(0.05 * X.size)
+    r_pack = sel.tucker_core_shape(X, B, spectra=spec)
+    r_uni = sel.tucker_core_shape(X, B, method="uniform")
+    e_pack, _ = U.hooi(np, X, r_pack, n_iter=5)
+    e_uni, _ = U.hooi(np, X, r_uni, n_iter=5)
+    assert tucker_size(X.shape, r_pack) <= B
+    assert e_pack <= e_uni
+
+
+# --------------------------------------------------------------------------- GPU
+@pytest.mark.gpu
+def test_gpu_matches_cpu(rng):
+    if not lrsolve.cupy_available():
+        pytest.skip("needs CuPy and a CUDA device")
+    import cupy as cp
+
+    X = decaying_tensor((9, 8, 7), (0.7, 0.6, 0.5), rng)
+    spec_c = sel.tucker_spectra(X)
+    spec_g = sel.tucker_spectra(cp.asarray(X))
+    for a, b in zip(spec_c, spec_g, strict=False):
+        np.testing.assert_allclose(a, b, atol=1e-10 * a.sum())
+    assert sel.tucker_core_shape(cp.asarray(X), 120) == sel.tucker_core_shape(X, 120)
+    A = rng.standard_normal((6, 4))
+    A /= np.linalg.norm(A, axis=0)
+    Xs = _sym(np.arange(1.0, 5.0), A, 4)
+    res = sel.spm(cp.asarray(Xs), rng=0)
+    assert isinstance(res.factors, cp.ndarray) and res.rel_error < 1e-8
+
+
+# --------------------------------------------------------------------------- example
+def test_example_plot_core_shapes(tmp_path):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["MPLBACKEND"] = "Agg"
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "plot_core_shapes.py"),
+                           "--small", "--out", str(tmp_path / "c.png")], capture_output=True,
+                          text=True, timeout=300, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = {}
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[0].isdigit():
+            rows[int(parts[0])] = [float(p) for p in parts[1:]]
+    assert len(rows) >= 3, proc.stdout
+    for b, (pack, _greedy, uniform) in rows.items():
+        assert pack <= uniform * 1.0001 + 1e-12, (b, pack, uniform)
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert (tmp_path / "c.png").stat().st_size > 1000
