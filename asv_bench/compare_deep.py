@@ -124,15 +124,15 @@ def main(argv=None):
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     ap.add_argument("--rtol", type=float, default=1e-6)
     ap.add_argument("--sizes2d", type=int, nargs="*", default=None,
-                    help="2-D grid sizes (default 256 1024; --quick 64 128)")
+                    help="2-D grid sizes (default 256 1024; --quick 48 64)")
     ap.add_argument("--sizes3d", type=int, nargs="*", default=None,
-                    help="3-D grid sizes (default 64 128; --quick 16 24)")
+                    help="3-D grid sizes (default 64 128; --quick 12 16)")
     ap.add_argument("--methods", default="dcdm,cg,ic0-pcg,amg-pcg,cupyx-cg")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = ap.parse_args(argv)
-    s2 = args.sizes2d if args.sizes2d is not None else ([64, 128] if args.quick else [256, 1024])
-    s3 = args.sizes3d if args.sizes3d is not None else ([16, 24] if args.quick else [64, 128])
+    s2 = args.sizes2d if args.sizes2d is not None else ([48, 64] if args.quick else [256, 1024])
+    s3 = args.sizes3d if args.sizes3d is not None else ([12, 16] if args.quick else [64, 128])
     methods = [m for m in args.methods.split(",") if m]
     if "amg-pcg" in methods and importlib.util.find_spec("pyamg") is None:
         methods.remove("amg-pcg")

@@ -8,7 +8,8 @@ fista     gradient evaluations to 1e-6 suboptimality: FISTA + adaptive restart v
 lasso     Lasso path (100 alphas to alpha_max/100, gap 1e-6) vs sklearn.lasso_path and skglm
 
 Usage: ``python asv_bench/compare_prox.py [--quick] [--sections vector,nuclear,...]``.
-Writes ``compare-prox-<date>.log`` and ``.json`` next to this script.
+Writes ``compare-prox-[quick-][<tag>-]<date>.log`` and ``.json`` next to this script.
+The figures in docs/benchmarks/prox.md were taken with ``OPENBLAS_NUM_THREADS=1``.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def best_of(fn, repeat=3):
 
 
 # ----------------------------------------------------------------------------- vector
-def section_vector(quick):
+def section_vector(quick, args=None):
     import pyproximal
 
     n = 10**6 if quick else 10**7
@@ -81,8 +82,8 @@ def section_vector(quick):
 
 
 # ----------------------------------------------------------------------------- nuclear
-def section_nuclear(quick):
-    m = 1000 if quick else 4000
+def section_nuclear(quick, args=None):
+    m = 1000 if quick else (args.nuclear_size if args is not None else 4000)
     r = 40
     rng = np.random.default_rng(1)
     L = rng.standard_normal((m, r)) @ rng.standard_normal((r, m))
@@ -101,7 +102,7 @@ def section_nuclear(quick):
 
 
 # ----------------------------------------------------------------------------- fista
-def section_fista(quick):
+def section_fista(quick, args=None):
     rng = np.random.default_rng(2)
     m, n = (300, 200) if quick else (1000, 500)
     U, _ = np.linalg.qr(rng.standard_normal((m, n)))
@@ -110,18 +111,20 @@ def section_fista(quick):
     b = A @ (rng.standard_normal(n) * (rng.random(n) < 0.1)) + 1e-3 * rng.standard_normal(m)
     f = prox.LeastSquares(A, b)
     g = prox.L1(1e-4)
-    ref = prox.proximal_gradient(f, g, np.zeros(n), tol=0, atol=1e-13, maxiter=200000)
-    fstar = ref.objective.min()
-    out = {}
+    ref = prox.proximal_gradient(f, g, np.zeros(n), tol=0, atol=1e-12, maxiter=50000)
+    fstar = min(ref.objective.min(), f.value(ref.x) + g.value(ref.x))
+    target = fstar + 1e-6 * abs(fstar)
+    out = {"m": m, "n": n, "fstar": fstar}
     log(f"## FISTA restart vs plain, {m}x{n}, cond(A) = 100, target F - F* <= 1e-6 * |F*|")
-    for name, kw in [("restart", dict(restart="adaptive")), ("plain", dict(restart=None)),
-                     ("ista", dict(accel=False))]:
-        res = prox.proximal_gradient(f, g, np.zeros(n), tol=0, maxiter=100000, **kw)
-        sub = (res.objective - fstar) / abs(fstar)
-        hit = np.nonzero(sub <= 1e-6)[0]
-        k = int(hit[0]) if hit.size else -1
-        out[name] = k
-        log(f"{name:<8} iterations (= gradient evaluations) to 1e-6: {k}")
+    for name, kw in [("restart", dict(restart="adaptive")), ("function", dict(restart="function")),
+                     ("plain", dict(restart=None)), ("ista", dict(accel=False))]:
+        def stop(x):
+            return f.value(x) + g.value(x) <= target
+        res = prox.proximal_gradient(f, g, np.zeros(n), tol=0, maxiter=30000, callback=stop, **kw)
+        reached = res.objective[-1] <= target
+        out[name] = {"iterations": res.niter, "n_grad": res.n_grad - 1, "reached": bool(reached)}
+        log(f"{name:<9} iterations {res.niter:>6}, gradient evaluations {res.n_grad - 1:>6}"
+            f"{'' if reached else '  (target not reached)'}")
     return out
 
 
@@ -147,12 +150,15 @@ def _design(n, p, density, rng):
     return X, y
 
 
-def section_lasso(quick):
+def section_lasso(quick, args=None):
     from sklearn.linear_model import lasso_path as sk_path
 
     rng = np.random.default_rng(3)
     sizes = [("dense", 500, 2000, None), ("sparse", 2000, 10000, 0.01)] if quick else \
-        [("dense", 2000, 8000, None), ("sparse", 5000, 25000, 0.005)]
+        [("dense", 5000, 20000, None), ("sparse", 20000, 100000, 0.001)]
+    if args is not None and args.lasso_scale != 1 and not quick:
+        sc = args.lasso_scale
+        sizes = [(k, int(n * sc), int(p * sc), d) for k, n, p, d in sizes]
     out = {}
     log("## Lasso path: 100 alphas to alpha_max/100, tol=1e-6 (sklearn's gap scaling)")
     for kind, n, p, dens in sizes:
@@ -198,6 +204,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes (< 1 min)")
     ap.add_argument("--sections", default=",".join(SECTIONS))
+    ap.add_argument("--tag", default="", help="suffix of the log/json file names")
+    ap.add_argument("--nuclear-size", type=int, default=4000, help="matrix size (nuclear)")
+    ap.add_argument("--lasso-scale", type=float, default=1.0,
+                    help="scale both dimensions of the Lasso designs (1 = issue sizes)")
     args = ap.parse_args(argv)
     stamp = datetime.date.today().isoformat()
     machine = platform.processor() or platform.machine()
@@ -205,9 +215,9 @@ def main(argv=None):
         f" cpus={os.cpu_count()} lrsolve={lrsolve.__version__}")
     results = {"quick": args.quick, "date": stamp, "cpus": os.cpu_count()}
     for name in args.sections.split(","):
-        results[name] = SECTIONS[name](args.quick)
+        results[name] = SECTIONS[name](args.quick, args)
         log()
-    tag = "quick-" if args.quick else ""
+    tag = ("quick-" if args.quick else "") + (f"{args.tag}-" if args.tag else "")
     (HERE / f"compare-prox-{tag}{stamp}.log").write_text("\n".join(LOG) + "\n")
     (HERE / f"compare-prox-{tag}{stamp}.json").write_text(json.dumps(results, indent=2))
 

@@ -5,6 +5,8 @@ Run from the repository root::
     python asv_bench/compare_relax.py            # the issue's setting (a few minutes)
     python asv_bench/compare_relax.py --quick    # small sizes (< 1 min), a smoke test
 
+(The targets are stated for 500 systems; ``--quick`` runs 60 and reports them only for form.)
+
 Sections (the performance targets of issue 3, item 5):
 
 * ``bandit``  A sequence of related SPD systems (Darcy flow with independent log-normal

@@ -43,11 +43,15 @@ from lrsolve.krylov import solve_sequence
 
 ROWS = []
 LOG = []
+_LOGFILE = []  # the open log, written line by line (a long run leaves a partial log)
 
 
 def say(msg=""):
     print(msg, flush=True)
     LOG.append(msg)
+    if _LOGFILE:
+        _LOGFILE[0].write(msg + "\n")
+        _LOGFILE[0].flush()
 
 
 def record(section, case, quantity, ours, peer, peer_value, ratio, target, note=""):
@@ -129,11 +133,12 @@ def section_strong(problems, args, rec, t_rec):
 def section_heat(args):
     steps, m = args.steps, args.heat_n
     problems = lrsolve.problems.heat_sequence(steps, (m, m), rng=0)
-    case = f"heat 2D {m}x{m}, {steps} steps, rtol={args.rtol:g}, {args.heat_precond}"
+    case = (f"heat 2D {m}x{m}, {steps} steps, rtol={args.rtol:g}, {args.heat_precond}, "
+            f"k={args.heat_k}")
     say(f"[heat] {case}")
     t0 = time.perf_counter()
     rec = solve_sequence(problems, method="rcg", order="given", precond=args.heat_precond,
-                         rtol=args.rtol, k=20, m=40, progress=False)
+                         rtol=args.rtol, k=args.heat_k, m=2 * args.heat_k, progress=False)
     t_rec = time.perf_counter() - t0
     t0 = time.perf_counter()
     ind = solve_sequence(problems, method="cg", order="given", precond=args.heat_precond,
@@ -156,6 +161,8 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=500, help="heat steps (500)")
     parser.add_argument("--heat-n", type=int, default=64, help="heat grid (64)")
     parser.add_argument("--heat-precond", default="jacobi", help="preconditioner of heat")
+    parser.add_argument("--heat-k", type=int, default=30,
+                        help="recycle size k of rcg in the heat section (m = 2 k; 30)")
     parser.add_argument("--rtol", type=float, default=1e-7)
     parser.add_argument("--maxiter", type=int, default=None)
     parser.add_argument("--only", default="skr,strong,heat", help="comma-separated sections")
@@ -171,6 +178,11 @@ def main(argv=None):
     except ImportError:  # pragma: no cover
         pass
     only = set(args.only.split(","))
+    tag = "" if only == {"skr", "strong", "heat"} else "-".join(sorted(only)) + "-"
+    stamp = datetime.date.today().isoformat()
+    base = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        f"compare_sequences-{'quick-' if args.quick else ''}{tag}{stamp}")
+    _LOGFILE.append(open(base + ".log", "w"))  # noqa: SIM115 - closed at the end
     say(f"compare_sequences {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC "
         f"on {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"python {platform.python_version()}, numpy {np.__version__}, lrsolve "
@@ -184,15 +196,11 @@ def main(argv=None):
     if "heat" in only:
         section_heat(args)
     say(f"total {time.perf_counter() - t_all:.1f} s")
-    stamp = datetime.date.today().isoformat()
-    base = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                        f"compare_sequences-{'quick-' if args.quick else ''}{stamp}")
     with open(base + ".json", "w") as f:
         json.dump(dict(args=vars(args), rows=ROWS, machine=platform.uname()._asdict()), f,
                   indent=1, default=str)
-    with open(base + ".log", "w") as f:
-        f.write("\n".join(LOG) + "\n")
     say(f"wrote {base}.log and .json")
+    _LOGFILE.pop().close()
 
 
 if __name__ == "__main__":

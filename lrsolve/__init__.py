@@ -16,7 +16,9 @@ True
 
 __version__ = "0.1.0"
 
-from . import completion, deep, krylov, operators, precond, problems, prox, relax, tensor
+import importlib
+
+from . import krylov, operators, precond
 from ._backend import backend, cupy_available, get_backend, set_backend, show_config, to_numpy
 from ._config import get_backend_name, get_engine
 from ._results import SolveResult
@@ -45,6 +47,28 @@ __all__ = [
     "set_backend",
     "show_config",
     "SolveResult",
+    "sor",
+    "ssor",
     "tensor",
     "to_numpy",
 ]
+
+#: The other families are imported on first use (``lrsolve.tensor``, ``lrsolve.sor``, ...),
+#: so that ``import lrsolve`` stays fast.
+_LAZY_MODULES = ("completion", "deep", "problems", "prox", "relax", "tensor")
+_LAZY_NAMES = {"sor": "relax", "ssor": "relax"}
+
+
+def __getattr__(name):
+    if name in _LAZY_MODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+    elif name in _LAZY_NAMES:
+        module = getattr(importlib.import_module(f"{__name__}.{_LAZY_NAMES[name]}"), name)
+    else:
+        raise AttributeError(f"module 'lrsolve' has no attribute {name!r}")
+    globals()[name] = module
+    return module
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

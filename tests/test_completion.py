@@ -145,7 +145,8 @@ def test_softimpute_default_lambda_and_validation(rng):
     M = lowrank(100, 80, 3, rng)
     r, c, v = sample(M, 4000, rng)
     rt, ct, vt = sample(M, 500, np.random.default_rng(9))
-    res = softimpute((r, c, v), shape=M.shape, rank_max=10, validation=(rt, ct, vt), rng=0)
+    res = softimpute((r, c, v), shape=M.shape, rank_max=10, validation=(rt, ct, vt), rng=0,
+                     progress=True)
     h = res.history
     assert len(h["val_rmse"]) == res.n_iter == len(h["train_rmse"]) == len(h["time"])
     assert h["val_rmse"][-1] < 0.2 * np.sqrt(np.mean(vt**2))

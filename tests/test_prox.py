@@ -221,16 +221,30 @@ def test_nuclear_epigraph_vector_step(rng):
 
 
 def test_sum_largest_epigraph(rng):
+    """Against SLSQP on the linear reformulation: k s + sum(z) <= t, z >= w - s, z >= 0."""
+    n = 4
     for k in (1, 2):
         for _ in range(2):
-            w = rng.standard_normal(4) * 2
+            w = rng.standard_normal(n) * 2
             t0 = rng.standard_normal()
             Z, t = prox.project_sum_largest_epigraph(np.diag(w), t0, k)
             z0 = np.r_[w, t0]
-            cons = [{"type": "ineq", "fun": lambda u: u[-1] - np.sort(u[:-1])[-k:].sum()}]  # noqa: B023
-            r = _slsqp(lambda u: 0.5 * np.sum((u - z0) ** 2), np.r_[w, abs(t0) + 10], cons)  # noqa: B023
+
+            def obj(u, z0=z0):
+                return 0.5 * np.sum((u[: n + 1] - z0) ** 2)
+
+            def jac(u, z0=z0):
+                return np.r_[u[: n + 1] - z0, np.zeros(n + 1)]
+
+            cons = [{"type": "ineq", "fun": lambda u, k=k: u[n] - k * u[n + 1] - u[n + 2:].sum()},
+                    {"type": "ineq", "fun": lambda u: u[n + 2:] - u[:n] + u[n + 1]}]
+            u0 = np.r_[w, abs(t0) + 10, w.max(), np.zeros(n)]
+            r = minimize(obj, u0, jac=jac, constraints=cons, method="SLSQP",
+                         bounds=[(None, None)] * (n + 2) + [(0, None)] * n,
+                         options=dict(ftol=1e-15, maxiter=500))
             d_ours = 0.5 * np.sum((np.r_[np.diag(Z), t] - z0) ** 2)
-            assert d_ours <= r.fun + 1e-7
+            assert d_ours <= r.fun + 1e-8
+            np.testing.assert_allclose(np.r_[np.diag(Z), t], r.x[: n + 1], atol=1e-5)
             assert np.sort(np.diag(Z))[-k:].sum() <= t + 1e-9
 
 

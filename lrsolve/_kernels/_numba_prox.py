@@ -11,7 +11,7 @@ import functools
 import numpy as np
 from numba import prange
 
-from ._numba_util import PARALLEL_MIN, dual, jit
+from ._numba_util import dual, jit
 
 __all__ = ["KERNELS"]
 
@@ -378,7 +378,7 @@ def _cd_sparse(data, indices, indptr, offsets, c, w, r, ws, norms2, lam, mu, nre
 
 def _xtr_dense(X, r, cols, out):
     n = X.shape[0]
-    for jj in prange(cols.shape[0]):
+    for jj in range(cols.shape[0]):
         j = cols[jj]
         s = 0.0
         for i in range(n):
@@ -388,7 +388,7 @@ def _xtr_dense(X, r, cols, out):
 
 
 def _xtr_sparse(data, indices, indptr, r, c, cols, out):
-    for jj in prange(cols.shape[0]):
+    for jj in range(cols.shape[0]):
         j = cols[jj]
         s = 0.0
         cs = 0.0
@@ -411,12 +411,12 @@ def _k_cd_sparse():
 
 @functools.cache
 def _k_xtr_dense():
-    return jit(_xtr_dense, parallel=True)
+    return jit(_xtr_dense)
 
 
 @functools.cache
 def _k_xtr_sparse():
-    return jit(_xtr_sparse, parallel=True)
+    return jit(_xtr_sparse)
 
 
 def cd_dense(X, w, r, ws, norms2, lam, mu, nrep=1):
@@ -432,8 +432,6 @@ def cd_sparse(data, indices, indptr, offsets, c, w, r, ws, norms2, lam, mu, nrep
 
 def xtr_dense(X, r, cols):
     out = np.empty(cols.shape[0], dtype=np.float64)
-    if cols.shape[0] * X.shape[0] < PARALLEL_MIN:
-        return np.asarray(X[:, cols].T @ r, dtype=np.float64)
     return _k_xtr_dense()(X, r, cols, out)
 
 

@@ -67,15 +67,25 @@ def _searchsorted_host(ptr_h, target, lo, hi):
     return min(max(r, lo), hi)
 
 
-def _segment(xp, ptr, r0, r1):
+def expand_rows(xp, ptr):
+    """Row of every entry of a compressed structure (``repeat(arange, counts)``, CuPy-safe).
+
+    ``ptr`` is local (starts at 0); works where ``cupy.repeat`` takes no array of counts.
+    """
+    nnz = int(ptr[-1])
+    return xp.searchsorted(ptr[1:], xp.arange(nnz, dtype=ptr.dtype), side="right")
+
+
+def _segment(xp, ptr, r0, r1, dtype):
     """Row-indicator matrix of rows ``r0:r1`` (rows x entries) and the entry range."""
     sps = _sparse(xp)
     e0 = int(ptr[r0])
     e1 = int(ptr[r1])
-    local = (ptr[r0 : r1 + 1] - e0).astype(xp.int64)
     nnz = e1 - e0
+    itype = xp.int32 if nnz < 2**31 - 1 else xp.int64  # cuSPARSE wants 32-bit indices
+    local = (ptr[r0 : r1 + 1] - e0).astype(itype)
     R = sps.csr_matrix(
-        (xp.ones(nnz, dtype=xp.float64), xp.arange(nnz, dtype=xp.int64), local),
+        (xp.ones(nnz, dtype=dtype), xp.arange(nnz, dtype=itype), local),
         shape=(r1 - r0, nnz),
     )
     counts = xp.diff(local)
@@ -85,7 +95,13 @@ def _segment(xp, ptr, r0, r1):
 def _segsum(R, X):
     """Row sums of the entries' rows ``X`` (entries x k) for each row of ``R``."""
     out = R @ X.astype(R.dtype, copy=False)
-    return out.astype(X.dtype, copy=False)
+    return xp_asarray_like(out, X.dtype)
+
+
+def xp_asarray_like(out, dtype):
+    if hasattr(out, "toarray"):  # a sparse result (never expected; defensive)
+        out = out.toarray()
+    return out.astype(dtype, copy=False)
 
 
 def mc_sampled_dot(ptr, idx, U, V, out):
@@ -95,8 +111,7 @@ def mc_sampled_dot(ptr, idx, U, V, out):
     for r0, r1 in _chunks(xp, ptr, k):
         e0 = int(ptr[r0])
         e1 = int(ptr[r1])
-        counts = xp.diff(ptr[r0 : r1 + 1])
-        rows = xp.repeat(xp.arange(r0, r1), counts.astype(xp.int64))
+        rows = expand_rows(xp, ptr[r0 : r1 + 1] - ptr[r0]) + r0
         out[e0 - base : e1 - base] = xp.sum(U[rows] * V[idx[e0:e1]], axis=1)
     return out
 
@@ -106,7 +121,7 @@ def mc_normal_eq(ptr, idx, vals, F, lam, A, b):
     k = F.shape[1]
     eye = xp.eye(k, dtype=F.dtype)
     for r0, r1 in _chunks(xp, ptr, k * k):
-        R, e0, e1, _ = _segment(xp, ptr, r0, r1)
+        R, e0, e1, _ = _segment(xp, ptr, r0, r1, F.dtype)
         G = F[idx[e0:e1]]
         outer = (G[:, :, None] * G[:, None, :]).reshape(e1 - e0, k * k)
         A[r0:r1] = _segsum(R, outer).reshape(r1 - r0, k, k) + lam[r0:r1, None, None] * eye
@@ -135,8 +150,8 @@ def mc_als_cg(ptr, idx, vals, F, lam, X0, nsteps, out):
     xp = _xp(F)
     k = F.shape[1]
     for r0, r1 in _chunks(xp, ptr, k):
-        R, e0, e1, counts = _segment(xp, ptr, r0, r1)
-        rows = xp.repeat(xp.arange(r1 - r0), counts)
+        R, e0, e1, counts = _segment(xp, ptr, r0, r1, F.dtype)
+        rows = expand_rows(xp, ptr[r0 : r1 + 1] - ptr[r0])
         G = F[idx[e0:e1]]
         lr = lam[r0:r1, None]
         d = _segsum(R, G * G) + lr

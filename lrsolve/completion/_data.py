@@ -80,7 +80,9 @@ class Observations:
             Shape ``(nnz,)``, int64.
         """
         xp = self.backend.xp
-        return xp.repeat(xp.arange(self.shape[0], dtype=xp.int64), self.row_counts)
+        from .._kernels._reference_completion import expand_rows
+
+        return expand_rows(xp, self.row_ptr).astype(xp.int64, copy=False)
 
     def to_sparse(self, values=None):
         """Return the entries as a SciPy (or cupyx) CSR matrix.

@@ -12,8 +12,9 @@ __all__ = ["CompletionResult"]
 
 @dataclass(frozen=True, repr=False, eq=False)
 class CompletionResult:
-    """Low-rank factors ``X ~ mean + row_bias[i] + col_bias[j] + U[i] . V[j]``.
+    """Result of a completion solver: low-rank factors, biases and history.
 
+    The model is ``X[i, j] ~ mean + row_bias[i] + col_bias[j] + U[i] @ V[j]``.
     Unpacks as ``U, V = result`` and carries the rest as attributes, like
     :class:`lrsolve.SolveResult`.  The completed matrix is never formed unless
     :meth:`to_dense` is called.

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from .._kernels import get_kernel
 from .._validation import check_maxiter, check_tolerances
 from ._gcrodr import _hdot, check_k_m
 from ._recycle import (
@@ -272,6 +273,8 @@ def rcg(
 
     z = xp.empty_like(b_vec)
     q = xp.empty_like(b_vec)
+    axpy = get_kernel("axpy", bk.engine)
+    r_update = get_kernel("r_update", bk.engine)
 
     def precondition():
         if prec is not None:
@@ -302,9 +305,8 @@ def rcg(
     it = 0
     while it < maxiter:
         it += 1
-        op.matvec(p, out=q)
+        pq = op.matvec_dot(p, q)  # q = A p and Re(p^H q) in one pass where fused
         tally.mv += 1
-        pq = xp.vdot(p, q).real
         pq_h = float(pq) if (not gpu or it % check_every == 0) else None
         if pq_h is not None and not pq_h > 0:
             niter = it - 1
@@ -315,8 +317,8 @@ def rcg(
                     f"at iteration {it}"
             break
         alpha = rz / pq
-        x += alpha * p
-        r -= alpha * q
+        axpy(x, alpha, p)
+        rr = r_update(r, q, alpha)  # r -= alpha q and ||r||^2 in one pass
         # keep the direction for the space update (unit A-norm)
         sc = 1.0 / xp.sqrt(xp.abs(pq))
         xp.multiply(p, sc, out=Pw[nw])
@@ -326,7 +328,6 @@ def rcg(
             Ya, AYa = _harmonic_update(xp, bk, dtype, Ya, AYa, Pw[:nw], Qw[:nw], k, is_complex)
             updates += 1
             nw = 0
-        rr = xp.vdot(r, r).real
         niter = it
         if not gpu:
             rr = float(rr)

@@ -360,8 +360,9 @@ def heat_sequence(
       makes the sequence a chain of related systems (nearby matrices, nearby
       right-hand sides).
 
-    With the defaults (``dt = 1e-2``) ``cond(A_t)`` grows like ``dt / h**2``:
-    about 170 on a 64 x 64 grid.
+    ``cond(A_t)`` grows like ``dt max(kappa) / h**2``: with the defaults
+    (``dt = 1e-2``, 64 x 64 grid, seed 0) it is about 3,200, and unpreconditioned
+    CG needs about 430 iterations for ``rtol = 1e-8`` (Jacobi-PCG about 130).
 
     Parameters
     ----------
@@ -463,7 +464,7 @@ def helmholtz(
     source=None,
     dtype=np.float64,
 ):
-    r"""2-D Helmholtz problem ``-Lap u - k^2 u (+ c . grad u) = f`` (real, indefinite).
+    r"""2-D Helmholtz problem ``-Lap u - k^2 u = f``, optionally convected (real, indefinite).
 
     Unit square, ``u = 0`` on the boundary, 5-point Laplacian.  Without
     ``convection`` the matrix ``L - diag(k^2)`` is real symmetric and, once

@@ -53,7 +53,9 @@ class _Design:
             Xc.sort_indices()
             if not np.all(np.isfinite(Xc.data)):
                 raise ValueError("X contains NaN or Inf; remove or replace the non-finite entries")
-            self.data, self.indices, self.indptr = Xc.data, Xc.indices.astype(np.int64), \
+            # unsigned row indices: Numba skips the negative-index wrap-around test
+            idx_t = np.uint32 if self.n < 2**32 else np.uint64
+            self.data, self.indices, self.indptr = Xc.data, Xc.indices.astype(idx_t), \
                 Xc.indptr.astype(np.int64)
             self.X = Xc
             colsum = np.asarray(Xc.sum(axis=0)).ravel()
@@ -168,10 +170,18 @@ def _gap(D, w, r_true, xtr, lam, mu):
 
 
 def _solve(D, w, lam, mu, tol_abs, max_epochs, *, p0=10, screening=True, working_set=True,
-           check_every=10, max_outer=50):
-    """Celer-style working-set CD on the full problem; returns (gap, primal, epochs, converged)."""
+           check_every=10, max_outer=50, state=None, anderson=True):
+    """Celer-style working-set CD on the full problem; returns (gap, primal, epochs, converged).
+
+    ``state`` (a dict) carries the residual and ``X^T r`` from one alpha of a path to the
+    next (``w`` is warm-started in place), so that neither is recomputed.
+    """
     p = D.p
-    r, c = D.residual(w)
+    if state is not None and "r" in state:
+        r, c, xtr_raw = state["r"], state["c"], state["xtr"]
+    else:
+        r, c = D.residual(w)
+        xtr_raw = None
     screened = np.zeros(p, dtype=bool)
     scale_norm = np.sqrt(D.norms2 + mu)
     epochs = 0
@@ -181,7 +191,9 @@ def _solve(D, w, lam, mu, tol_abs, max_epochs, *, p0=10, screening=True, working
     history = []
     for _ in range(max_outer):
         r_true = r + c[0] if D.sparse else r
-        xtr = D.xtr(r, c[0])
+        if xtr_raw is None:
+            xtr_raw = D.xtr(r, c[0])
+        xtr = xtr_raw
         if mu:
             xtr = xtr - mu * w
         gap, primal, dn = _gap(D, w, r_true, xtr, lam, mu)
@@ -189,6 +201,7 @@ def _solve(D, w, lam, mu, tol_abs, max_epochs, *, p0=10, screening=True, working
         if gap <= tol_abs:
             converged = True
             break
+        xtr_raw = None  # w and r change below
         if epochs >= max_epochs:
             break
         scale = max(lam, dn)
@@ -220,9 +233,15 @@ def _solve(D, w, lam, mu, tol_abs, max_epochs, *, p0=10, screening=True, working
         else:
             ws = np.nonzero(~screened)[0].astype(np.int64)
         inner_tol = max(0.3 * gap, 0.5 * tol_abs)
+        nrep = 2  # check the subproblem gap after 2, 4, 8, then every check_every epochs
+        acc = _Anderson(D, ws, lam, mu) if anderson else None
         while epochs < max_epochs:
-            D.sweep(w, r, c, ws, lam, mu, check_every)
-            epochs += check_every
+            for _ in range(nrep):
+                D.sweep(w, r, c, ws, lam, mu, 1)
+                epochs += 1
+                if acc is not None:
+                    acc.push(w, r, c)
+            nrep = min(2 * nrep, check_every)
             # gap of the subproblem restricted to ws
             r_true = r + c[0] if D.sparse else r
             xtr_ws = D.xtr_cols(r, c[0], ws)
@@ -231,7 +250,61 @@ def _solve(D, w, lam, mu, tol_abs, max_epochs, *, p0=10, screening=True, working
             g_ws, _, _ = _gap(D, w, r_true, xtr_ws, lam, mu)
             if g_ws <= inner_tol:
                 break
+    if state is not None:
+        state.update(r=r, c=c, xtr=xtr_raw if xtr_raw is not None else D.xtr(r, c[0]))
     return gap, primal, epochs, converged, history
+
+
+class _Anderson:
+    """Anderson extrapolation of the CD iterates on a working set (as in celer/skglm).
+
+    Every ``K + 1`` epochs the last iterates are combined with the weights that
+    minimise the norm of the combined differences; the extrapolated point is
+    kept only when it lowers the primal objective.
+    """
+
+    K = 5
+
+    def __init__(self, D, ws, lam, mu):
+        self.D, self.ws, self.lam, self.mu = D, ws, lam, mu
+        self.snaps: list = []
+        self.Xws = None
+
+    def _primal(self, w_ws, r_true):
+        rr = float(r_true @ r_true)
+        return (0.5 * rr + self.lam * float(np.abs(w_ws).sum())
+                + 0.5 * self.mu * float(w_ws @ w_ws))
+
+    def push(self, w, r, c):
+        self.snaps.append(w[self.ws].copy())
+        if len(self.snaps) < self.K + 1:
+            return
+        W = np.array(self.snaps)
+        self.snaps = []
+        U = np.diff(W, axis=0)
+        M = U @ U.T
+        nrm = float(np.trace(M))
+        if nrm == 0:
+            return
+        try:
+            z = np.linalg.solve(M / nrm + 1e-12 * np.eye(self.K), np.ones(self.K))
+        except np.linalg.LinAlgError:
+            return
+        if not np.all(np.isfinite(z)) or z.sum() == 0:
+            return
+        cw = z / z.sum()
+        w_acc = cw @ W[1:]
+        D = self.D
+        if self.Xws is None:
+            self.Xws = D.X[:, self.ws]
+        r_acc = D.y - self.Xws @ w_acc
+        c_acc = float(D.offsets[self.ws] @ w_acc) if D.sparse else 0.0
+        cur = W[-1]
+        r_cur = r + c[0] if D.sparse else r
+        if self._primal(w_acc, r_acc + c_acc) < self._primal(cur, r_cur):
+            w[self.ws] = w_acc
+            r[:] = r_acc
+            c[0] = c_acc
 
 
 def _check_alpha(alpha, name="alpha"):
@@ -354,7 +427,8 @@ def elastic_net(X, y, alpha=1.0, l1_ratio=0.5, *, fit_intercept=True, tol=1e-4, 
     return _fit_one(D, alpha, l1_ratio, tol, maxiter, coef_init, screening, working_set, p0)
 
 
-def _fit_one(D, alpha, l1_ratio, tol, maxiter, coef_init, screening, working_set, p0):
+def _fit_one(D, alpha, l1_ratio, tol, maxiter, coef_init, screening, working_set, p0,
+             state=None):
     n = D.n
     lam, mu = n * alpha * l1_ratio, n * alpha * (1 - l1_ratio)
     if coef_init is None:
@@ -363,10 +437,15 @@ def _fit_one(D, alpha, l1_ratio, tol, maxiter, coef_init, screening, working_set
         w = np.array(coef_init, dtype=np.float64).reshape(-1)
         if w.shape != (D.p,):
             raise ValueError(f"coef_init must have shape ({D.p},), got {np.shape(coef_init)}")
+    if state is not None:
+        if "w" in state:
+            w = state["w"]  # the path's running coefficients (r and X^T r match them)
+        state["w"] = w
     tol_abs = tol * D.yy
     gap, primal, epochs, conv, hist = _solve(D, w, lam, mu, tol_abs, maxiter, p0=p0,
-                                             screening=screening, working_set=working_set)
-    coef = w.astype(D.in_dtype, copy=False)
+                                             screening=screening, working_set=working_set,
+                                             state=state)
+    coef = w.astype(D.in_dtype, copy=True)
     intercept = D.y_mean - float(D.X_mean @ w) if D.fit_intercept else 0.0
     return OptimizeResult(
         x=coef, info=0 if conv else epochs, converged=conv, niter=epochs,
@@ -500,6 +579,7 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, fit_in
     conv = np.zeros(k, dtype=bool)
     inter = np.zeros(k)
     w = np.zeros(D.p)
+    state: dict = {}
     it = range(k)
     if progress:
         try:
@@ -509,8 +589,9 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, fit_in
         except ImportError:  # pragma: no cover
             pass
     for i in it:
-        res = _fit_one(D, float(alphas[i]), l1_ratio, tol, maxiter, w, screening, working_set, p0)
-        w = np.asarray(res.x, dtype=np.float64)
+        res = _fit_one(D, float(alphas[i]), l1_ratio, tol, maxiter, w, screening, working_set, p0,
+                       state)
+        w = state["w"]
         coefs[:, i] = res.x
         gaps[i] = res.duality_gap
         iters[i] = res.niter

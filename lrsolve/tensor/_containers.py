@@ -92,7 +92,9 @@ def _tensorly():
 
 
 class CPTensor(_Factorised):
-    """A CP (CANDECOMP/PARAFAC) tensor ``sum_r w_r a_r^(0) o ... o a_r^(N-1)``.
+    """A CP (CANDECOMP/PARAFAC) tensor: a weighted sum of rank-one tensors.
+
+    It represents ``sum_r w_r a_r^(0) o ... o a_r^(N-1)`` (``o``: outer product).
 
     Parameters
     ----------
@@ -287,7 +289,9 @@ class CPTensor(_Factorised):
 
 
 class TuckerTensor(_Factorised):
-    """A Tucker tensor ``G x_0 U_0 x_1 ... x_{N-1} U_{N-1}``.
+    """A Tucker tensor: a core multiplied by a factor matrix along every mode.
+
+    It represents ``G x_0 U_0 x_1 ... x_{N-1} U_{N-1}``.
 
     Parameters
     ----------
@@ -646,7 +650,7 @@ class TRTensor(_CoreChain):
     >>> from lrsolve.tensor import TRTensor
     >>> tr = TRTensor([np.ones((2, 3, 2)), np.ones((2, 4, 2))])
     >>> tr.rank, float(tr.to_tensor()[0, 0])
-    ((2, 2, 2), 8.0)
+    ((2, 2, 2), 4.0)
     """
 
     _kind = "tr"

@@ -67,9 +67,16 @@ def _svd_init(bk, X, rank, rng, dtype):
         In = X.shape[n]
         P = X.size // In
         k = min(rank, In, P)
-        if In <= P:
+        if In <= P and In <= max(64, 4 * k):
             w, V = xp.linalg.eigh(_gram(xp, X, n))
             U = V[:, ::-1][:, :k]
+        elif In <= P:  # large mode, few components: subspace iteration on the Gram matrix
+            G = _gram(xp, X, n)
+            Q = xp.asarray(rng.standard_normal((In, min(k + 5, In))).astype(dtype))
+            for _ in range(4):
+                Q, _ = xp.linalg.qr(G @ Q)
+            w, V = xp.linalg.eigh(Q.T @ G @ Q)
+            U = Q @ V[:, ::-1][:, :k]
         else:  # tall unfolding: randomized range finder (no dense SVD of a huge matrix)
             Xn = xp.reshape(xp.moveaxis(X, n, 0), (In, P))
             Om = xp.asarray(rng.standard_normal((P, min(k + 10, P))).astype(dtype))
@@ -226,8 +233,8 @@ def cp(
         at every sweep (EM) and may hold NaN.  The error is measured on the observed
         entries.
     tol : float, optional
-        Stop when the relative error changes by less than ``tol`` between sweeps
-        (``0``: run ``maxiter`` sweeps).
+        Stop when the relative error changes by less than ``tol`` (at least ten machine
+        epsilons of the data type) between sweeps; ``0`` runs ``maxiter`` sweeps.
     maxiter : int, optional
         Maximum number of sweeps.
     rng : int or numpy.random.Generator, optional
@@ -320,6 +327,7 @@ def cp(
     left, right = list(range(s)), list(range(s, N))
     eps = eps_of(dtype)
     floor = eps
+    stop_tol = max(tol, 10 * eps) if tol > 0 else 0.0
     exact_threshold = min(1e-2, 1e4 * math.sqrt(eps))
     normX2 = (
         float(xp.vdot(X.ravel(), X.ravel()))
@@ -387,7 +395,7 @@ def cp(
             cur = CPTensor(None, list(factors))
             cur.errors, cur.n_iter = np.array(errors), it
             stop = bool(callback(cur))
-        if len(errors) > 1 and abs(errors[-2] - errors[-1]) <= tol:
+        if len(errors) > 1 and abs(errors[-2] - errors[-1]) <= stop_tol:
             converged = True
             break
         if err == 0.0:

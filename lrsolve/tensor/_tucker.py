@@ -150,7 +150,7 @@ def _gram(xp, Y, n):
     In = shape[n]
     Y3 = xp.reshape(Y, (A, In, B))
     if In <= B:  # batched GEMMs over chunks of the leading index: no copy of Y
-        step = max(1, min(A, (1 << 22) // max(In * In, 1)))
+        step = max(1, min(A, max(Y.size // 8, In * In) // (In * In)))  # <= Y.size/8 extra
         G = None
         for a in range(0, A, step):
             blk = Y3[a : a + step]
@@ -450,8 +450,9 @@ def tucker(
     maxiter : int, optional
         Maximum number of HOOI sweeps.
     tol_iter : float, optional
-        HOOI stops when the relative error changes by less than this between sweeps
-        (``0`` runs exactly ``maxiter`` sweeps).
+        HOOI stops when the relative error changes by less than this (at least ten
+        machine epsilons of the data type) between sweeps; ``0`` runs exactly ``maxiter``
+        sweeps.
     rng : int or numpy.random.Generator, optional
         Seed of the random initialisation (drawn on the host, then moved).
     callback : callable, optional
@@ -546,6 +547,7 @@ def _hooi(bk, X, factors, ranks, svd, maxiter, tol_iter, callback):
     normX = math.sqrt(normX2) if normX2 > 0 else 1.0
 
     exact_threshold = min(1e-2, 1e4 * math.sqrt(eps_of(dtype)))
+    stop_tol = max(tol_iter, 10 * eps_of(dtype)) if tol_iter > 0 else 0.0
 
     def rel_err(core, factors):
         g2 = float(xp.vdot(core.ravel(), core.ravel()))
@@ -588,7 +590,7 @@ def _hooi(bk, X, factors, ranks, svd, maxiter, tol_iter, callback):
             cur.errors = np.array(errors)
             cur.n_iter = it
             stop = bool(callback(cur))
-        if abs(errors[-2] - errors[-1]) <= tol_iter:
+        if abs(errors[-2] - errors[-1]) <= stop_tol:
             converged = True
             break
         if stop:

@@ -19,7 +19,8 @@ def _mttkrp(xp, X, factors, n):
     letters = string.ascii_lowercase[:N]
     subs = [letters] + [letters[m] + "z" for m in range(N) if m != n]
     expr = ",".join(subs) + "->" + letters[n] + "z"
-    return xp.einsum(expr, X, *[factors[m] for m in range(N) if m != n], optimize=True)
+    kw = {"optimize": True} if xp is np else {}
+    return xp.einsum(expr, X, *[factors[m] for m in range(N) if m != n], **kw)
 
 
 def _cp_als(xp, X, R, rng, n_iter=200, tol=1e-9, normX2=None):

@@ -16,7 +16,7 @@ __all__ = ["spm", "SymmetricCPResult"]
 
 @dataclass(frozen=True, repr=False, eq=False)
 class SymmetricCPResult:
-    """Result of :func:`spm`: ``X ~ sum_r weights[r] * a_r (x) a_r (x) ... (x) a_r``.
+    """Result of :func:`spm`, the symmetric CP model ``sum_r weights[r] a_r^{(x) m}``.
 
     Unpacks like TensorLy's ``(weights, factors)`` pair.
 
@@ -80,9 +80,9 @@ class SymmetricCPResult:
         xp = _xp_of(A)
         out = xp.zeros((A.shape[0],) * self.order, dtype=A.dtype)
         for r in range(A.shape[1]):
-            t = self.weights[r]
-            for _ in range(self.order):
-                t = xp.multiply.outer(t, A[:, r])
+            t = A[:, r] * self.weights[r]
+            for _ in range(self.order - 1):
+                t = t[..., None] * A[:, r]
             out += t
         return out
 

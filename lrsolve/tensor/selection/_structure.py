@@ -65,6 +65,30 @@ class StructureSearchResult:
     def __getitem__(self, i):
         return (self.cores, self.ranks)[i]
 
+    @property
+    def network(self):
+        """The cores as a :class:`~lrsolve.tensor.TTTensor` or :class:`~lrsolve.tensor.TRTensor`.
+
+        The container represents ``X.transpose(perm)`` (the searched mode order).
+
+        Returns
+        -------
+        TTTensor or TRTensor
+            The fitted network.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from lrsolve.tensor import tn_structure_search
+        >>> X = np.einsum("i,j,k->ijk", np.arange(1.0, 4), np.ones(3), np.ones(2))
+        >>> type(tn_structure_search(X, topology="tt", maxiter=2).network).__name__
+        'TTTensor'
+        """
+        from .. import _containers
+
+        cls = _containers.TTTensor if self.topology == "tt" else _containers.TRTensor
+        return cls(list(self.cores))
+
     def to_tensor(self):
         """Contract the network back into a dense tensor with the original mode order.
 

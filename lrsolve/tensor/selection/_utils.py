@@ -183,7 +183,7 @@ def tn_full(xp, cores):
     # T: r0 x I0 x ... x I_{d-1} x r0  -> trace over the ring bond
     shape = T.shape[1:-1]
     T = T.reshape(r0, -1, T.shape[-1])
-    return xp.einsum("aia->i", T).reshape(shape)
+    return xp.trace(T, axis1=0, axis2=2).reshape(shape)
 
 
 def _subchain(xp, cores, k):
