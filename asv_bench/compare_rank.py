@@ -18,7 +18,8 @@ Sections:
                 scaled-down shapes (it needs hundreds of HOOI fits per budget).
 * ``tol``       tolerance mode: parameters of globally allocated ranks over the per-mode
                 split ST-HOSVD (Tensor Toolbox ``hosvd``), at an achieved error no larger
-                than the split's, tol in {0.01, 0.05, 0.1} (target <= 0.9); the same for TT
+                than the split's, tol in {0.01, 0.05, 0.1} (target <= 0.9), for the global
+                and the sequential allocation; the same for TT
                 (TT-SVD, equal split across cuts).
 * ``tn``        structure search on an order-6 3^6 tensor ring with a random mode
                 permutation and a 4^8 reshaped 256x256 synthetic image: objective
@@ -251,7 +252,15 @@ def section_tol(quick, rng):
             rg, eg = _global_at_error(X, es, spec)
             ps, pg = U.tucker_size(shape, rs), U.tucker_size(shape, rg)
             record("tol", f"Tucker {shape} tol {tol}", "parameters", pg, "split ST-HOSVD", ps,
-                   pg / ps, 0.9, note=f"errors {eg:.4e} vs {es:.4e}; ranks {rg} vs {rs}")
+                   pg / ps, 0.9, note=f"global; errors {eg:.4e} vs {es:.4e}; ranks {rg} vs {rs}")
+            rq = sel.tucker_rank_for_tol(X, es, method="sequential")
+            core, _ = U.st_hosvd(np, X, rq)
+            eq = U.tucker_error(np, X, core)
+            pq = U.tucker_size(shape, rq)
+            record("tol", f"Tucker {shape} tol {tol}", "parameters (sequential)", pq,
+                   "split ST-HOSVD", ps, pq / ps, 0.9,
+                   note=f"sequential at tol = split's error; errors {eq:.4e} vs {es:.4e}; "
+                        f"ranks {rq} vs {rs}")
     # TT on a 4^8 reshaped image
     img = synthetic_image(rng)
     X = img.reshape((4,) * 8)

@@ -22,7 +22,18 @@ from . import krylov, operators, precond
 from ._backend import backend, cupy_available, get_backend, set_backend, show_config, to_numpy
 from ._config import get_backend_name, get_engine
 from ._results import SolveResult
-from .krylov import bicgstab, cg, fgmres, gmres, minres
+from .krylov import (
+    RecycleSpace,
+    SequenceResult,
+    bicgstab,
+    cg,
+    fgmres,
+    gcrodr,
+    gmres,
+    minres,
+    rcg,
+    solve_sequence,
+)
 
 __all__ = [
     "__version__",
@@ -31,6 +42,7 @@ __all__ = [
     "cg",
     "cupy_available",
     "fgmres",
+    "gcrodr",
     "gmres",
     "get_backend",
     "get_backend_name",
@@ -41,12 +53,16 @@ __all__ = [
     "minres",
     "operators",
     "precond",
+    "rcg",
+    "RecycleSpace",
     "problems",
     "prox",
     "relax",
     "set_backend",
     "show_config",
+    "SequenceResult",
     "SolveResult",
+    "solve_sequence",
     "sor",
     "ssor",
     "tensor",

@@ -318,7 +318,7 @@ def test_obstacle_mask_reproducible_and_valid():
 @pytest.mark.slow
 def test_example_plot_dcdm_smoke(tmp_path):
     script = ROOT / "examples" / "plot_dcdm_smoke.py"
-    proc = subprocess.run([sys.executable, str(script), "--n", "40", "--out",
+    proc = subprocess.run([sys.executable, str(script), "--n", "32", "--out",
                            str(tmp_path / "c.png")], capture_output=True, text=True,
                           cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr

@@ -175,6 +175,23 @@ def test_tucker_rank_for_tol_global_vs_split(rng, dtype):
         assert tucker_size(shape, rg) == best
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tucker_rank_for_tol_sequential(rng, dtype):
+    shape = (12, 10, 8)
+    X = decaying_tensor(shape, (0.7, 0.55, 0.6), rng, dtype)
+    Xd = X.astype(np.float64)
+    for tol in (0.01, 0.05, 0.1):
+        r = sel.tucker_rank_for_tol(X, tol, method="sequential")
+        core, _ = U.st_hosvd(np, Xd, r)
+        err = U.tucker_error(np, Xd, core)
+        assert err <= tol * (1 + 1e-5)
+        # the allocation is tight: one rank less in any mode breaks the tolerance or the
+        # error is already within a factor 0.5 of it
+        assert err >= 0.5 * tol
+    assert sel.tucker_rank_for_tol(planted_tucker((10, 8, 6), (3, 2, 2), rng), 1e-6,
+                                   method="sequential") == (3, 2, 2)
+
+
 def test_tucker_rank_for_tol_planted(rng):
     X = planted_tucker((10, 8, 6), (3, 2, 2), rng)
     assert sel.tucker_rank_for_tol(X, 1e-6) == (3, 2, 2)

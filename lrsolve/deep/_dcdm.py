@@ -104,8 +104,9 @@ def dcdm(A, b, x0=None, *, model="auto", rtol=1e-5, atol=0.0, maxiter=None, k=2,
     With ``fallback=True`` the run switches to preconditioned CG
     (:func:`lrsolve.cg`) from the current iterate when the residual has not
     been reduced by the factor ``min_reduction`` over the last ``window``
-    iterations (see ``smoother`` for a safeguard that makes it rare), or when a direction is not a descent direction (``q^T A q <= 0``
-    or ``q`` orthogonal to ``r``).  ``converged`` is True only when the true
+    iterations (see ``smoother`` for a safeguard that makes it rare), or
+    when a direction is not a descent direction (``q^T A q <= 0`` or ``q``
+    orthogonal to ``r``).  ``converged`` is True only when the true
     residual meets the tolerance.
 
     Parameters
@@ -363,7 +364,8 @@ def dcdm(A, b, x0=None, *, model="auto", rtol=1e-5, atol=0.0, maxiter=None, k=2,
         try:
             cres = cg(op, bvec, x0=x, rtol=rtol, atol=atol, maxiter=maxiter - it, precond=pc,
                       callback=callback)
-        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+        except (ValueError, TypeError, NotImplementedError, ArithmeticError,
+                np.linalg.LinAlgError) as exc:
             if len(choices) == 1:
                 raise
             last_exc = exc

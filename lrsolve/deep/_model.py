@@ -17,8 +17,9 @@ __all__ = ["build_model", "load_model", "save_model", "shipped_models"]
 WEIGHTS_DIR = pathlib.Path(__file__).resolve().parent / "weights"
 SHIPPED = {2: "poisson2d", 3: "poisson3d"}
 
+# configuration keys missing from older files (those without "bias" had biases)
 _DEFAULTS = {"channels": 16, "in_channels": 2, "levels": 1, "n_fine": 2, "n_coarse": 3, "n_up": 2,
-             "bias": True, "activation": "relu"}  # files without "bias" in their configuration had biases
+             "bias": True, "activation": "relu"}
 
 
 @functools.cache

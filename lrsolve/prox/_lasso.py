@@ -218,9 +218,9 @@ def _solve(D, w, lam, mu, tol_abs, max_epochs, *, p0=10, screening=True, working
             score[w != 0] = -1.0
             score[screened] = np.inf
             n_free = p - int(screened.sum())
-            size = max(p0, 2 * int(np.count_nonzero(w)))
-            if size <= prev_ws:
-                size = 2 * prev_ws
+            size = max(p0, 2 * int(np.count_nonzero(w)), prev_ws)
+            if size <= prev_ws and len(history) > 1 and gap > 0.5 * history[-2]:
+                size = 2 * prev_ws  # no progress with this working set: grow it
             size = min(size, n_free)
             prev_ws = size
             if size <= 0:

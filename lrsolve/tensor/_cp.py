@@ -1,7 +1,8 @@
 """CP (CANDECOMP/PARAFAC) decomposition by alternating least squares.
 
-* MTTKRP by a two-level dimension tree: each sweep contracts the full tensor twice (two
-  GEMMs), whatever the order, and never forms a Khatri-Rao product.
+* MTTKRP without a Khatri-Rao product: for order 3, each pass over the tensor (one GEMM)
+  serves two factor updates (1.5 passes per sweep); otherwise a two-level dimension tree
+  contracts the tensor twice per sweep, whatever the order.
 * Normal equations solved by Cholesky of the Hadamard product of the factor Grams, with
   an eigenvalue-regularised fallback: no ``Singular matrix`` exception, ever.
 * The relative error of the current iterate comes for free from the first MTTKRP of the
@@ -108,7 +109,7 @@ def _hals_update(xp, A, M, V, floor):
     return A
 
 
-def _rebalance(xp, factors):
+def _rebalance(xp, factors, return_scales=False):
     """Equalise the column norms across modes (the represented tensor is unchanged)."""
     N = len(factors)
     norms = [xp.linalg.norm(f, axis=0) for f in factors]
@@ -116,11 +117,12 @@ def _rebalance(xp, factors):
     for nm in norms[1:]:
         prod = prod * nm
     target = prod ** (1.0 / N)
-    out = []
+    out, scales = [], []
     for f, nm in zip(factors, norms, strict=False):
         scale = xp.where(nm > 0, target / xp.where(nm > 0, nm, 1), 1)
         out.append(f * scale[None, :])
-    return out
+        scales.append(scale)
+    return (out, scales) if return_scales else out
 
 
 def core_consistency(X, cp_tensor):
@@ -323,7 +325,10 @@ def cp(
         factors = [xp.abs(f) for f in factors]
     factors = _rebalance(xp, factors)
     N = X.ndim
-    s = _split(X.shape)
+    # order 3: every pass over X serves two factor updates (passes contracting modes 2, 1 and
+    # 0 in turn), i.e. 1.5 passes per sweep; otherwise a two-level dimension tree, 2 passes
+    pair_mode = N == 3 and mask is None
+    s = 2 if pair_mode else _split(X.shape)
     left, right = list(range(s)), list(range(s, N))
     eps = eps_of(dtype)
     floor = eps
@@ -352,15 +357,23 @@ def cp(
             return float(xp.linalg.norm((X - recon).ravel())) / normX, recon
         return float(xp.linalg.norm(xp.where(mask, Xobs - recon, 0).ravel())) / normX, recon
 
-    def start(facs, refresh=True):
-        """Partial T_L, the first MTTKRP and the error of ``facs`` (EM: refresh X first)."""
+    def start(facs, refresh=True, T1=None):
+        """Partial T_L, the first MTTKRP and the error of ``facs`` (EM: refresh X first).
+
+        With ``T1`` (order 3: ``X`` contracted with the current ``facs[1]``, layout
+        ``(R, I_0, I_2)``) the first MTTKRP comes from it without a pass over ``X``.
+        """
         nonlocal X
         if mask is not None:
             err, recon = explicit_error(facs)
             if refresh:
                 X = xp.where(mask, Xobs, recon)
-        TL = contract_tail(xp, X, facs, s)
-        M0 = contract_batched(xp, TL, facs[:s], 0)
+        if T1 is not None:
+            TL = T1
+            M0 = contract_batched(xp, T1, [facs[0], facs[2]], 0)
+        else:
+            TL = contract_tail(xp, X, facs, s)
+            M0 = contract_batched(xp, TL, facs[:s], 0)
         if mask is None:
             grams = [f.T @ f for f in facs]
             V = _hadamard_except(xp, grams, -1, R, dtype)
@@ -375,6 +388,7 @@ def cp(
     pending = None  # (extrapolated?, fallback factors)
     converged = False
     it = 0
+    pending_T1 = None
     TL, M0, err = start(factors, refresh=False)
     while True:
         if pending is not None:
@@ -407,18 +421,33 @@ def cp(
         old = [f.copy() for f in factors] if use_ls else None
         grams = [f.T @ f for f in factors]
         new = list(factors)
-        for n in left:
-            M = M0 if n == 0 else contract_batched(xp, TL, new[:s], n)
+        next_T1 = None
+
+        def update(n, M, new=new, grams=grams):
             new[n] = solve(n, M, grams)
             grams[n] = new[n].T @ new[n]
-            factors = new
-        TR = contract_head(xp, X, new, s)
-        for n in right:
-            M = contract_batched(xp, TR, new[s:], n - s)
-            new[n] = solve(n, M, grams)
-            grams[n] = new[n].T @ new[n]
-            factors = new
-        factors = _rebalance(xp, new)
+
+        if pair_mode and pending_T1 is None:  # modes 0, 1 from X x_2 A_2; mode 2 from X x_1 A_1
+            update(0, M0)
+            update(1, contract_batched(xp, TL, new[:2], 1))
+            T1 = xp.ascontiguousarray(xp.transpose(xp.matmul(new[1].T[None], X), (1, 0, 2)))
+            update(2, contract_batched(xp, T1, [new[0], new[2]], 1))
+            next_T1 = T1
+        elif pair_mode:  # mode 0 from X x_1 A_1 (last sweep's pass); modes 1, 2 from X x_0 A_0
+            update(0, M0)
+            TR = contract_head(xp, X, new, 1)
+            update(1, contract_batched(xp, TR, new[1:], 0))
+            update(2, contract_batched(xp, TR, new[1:], 1))
+        else:
+            for n in left:
+                update(n, M0 if n == 0 else contract_batched(xp, TL, new[:s], n))
+            TR = contract_head(xp, X, new, s)
+            for n in right:
+                update(n, contract_batched(xp, TR, new[s:], n - s))
+        factors, scales = _rebalance(xp, new, return_scales=True)
+        if next_T1 is not None:
+            next_T1 = next_T1 * scales[1][:, None, None]  # X x_1 A_1 follows A_1's rescaling
+        pending_T1 = next_T1
         if use_ls and it >= 4 and it % 2 == 0:
             jump = it ** (1.0 / acc_pow)
             cand = [o + jump * (f - o) for o, f in zip(old, factors, strict=False)]
@@ -426,7 +455,8 @@ def cp(
                 cand = [xp.maximum(c, 0) for c in cand]
             pending = (factors, errors[-1])
             factors = cand
-        TL, M0, err = start(factors)
+            pending_T1 = None  # the partial belongs to the fallback, not to the candidate
+        TL, M0, err = start(factors, T1=pending_T1)
     # ------------------------------------------------------------------ result
     out = CPTensor(None, factors).normalize()
     w, f = out

@@ -366,7 +366,8 @@ def tensor_ring(
         ``||X - T|| <= tol ||X||``; the achieved error is reported in ``errors``.
     method : {"svd", "als"}, optional
         ``"svd"``: one pass of sequential SVDs; ``"als"``: alternating least squares
-        on each core (needs ``rank``), started from ``init``.
+        on each core (needs ``rank``), started from ``init``.  ALS forms the product of
+        the other cores, ``r_k r_{k+1} X.size / I_k`` entries, for each core update.
     init : {"svd", "random"} or TRTensor, optional
         Starting cores of ALS.
     maxiter : int, optional

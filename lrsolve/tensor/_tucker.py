@@ -268,8 +268,9 @@ def hosvd(X, rank=None, *, tol=None, svd="auto"):
     Returns
     -------
     TuckerTensor
-        With ``diagnostics["mode_errors"]`` (discarded squared singular values per mode,
-        relative to ``||X||**2``) and ``errors`` (the bound and nothing else).
+        With ``errors`` (one entry: the relative error of the result) and
+        ``diagnostics["mode_errors"]`` (discarded squared singular values per mode, relative
+        to ``||X||**2``; with ``tol`` also ``diagnostics["error_bound"]``).
 
     Examples
     --------

@@ -412,6 +412,10 @@ def tucker_rank_for_tol(X, tol, *, spectra=None, method="global"):
     exactly by enumerating all but the largest mode.  ``method="split"`` is the classical
     equal split (``tol^2 ||X||^2 / N`` per mode, as in Tensor Toolbox ``hosvd``).  Either
     way an (ST-)HOSVD with the returned ranks has relative error ``<= tol``.
+    ``method="sequential"`` follows the ST-HOSVD: mode by mode it re-solves the global
+    allocation for the remaining modes on the spectra of the already truncated core with the
+    remaining error budget, fixes the current mode's rank and truncates; ST-HOSVD in mode
+    order ``0, 1, ..., N-1`` with the returned ranks meets ``tol``.
 
     Parameters
     ----------
@@ -421,7 +425,7 @@ def tucker_rank_for_tol(X, tol, *, spectra=None, method="global"):
         Target relative error in (0, 1).
     spectra : list of array_like, optional
         Precomputed output of :func:`tucker_spectra`.
-    method : {"global", "split"}, optional
+    method : {"global", "sequential", "split"}, optional
         Error allocation rule.
 
     Returns
@@ -441,8 +445,10 @@ def tucker_rank_for_tol(X, tol, *, spectra=None, method="global"):
     (3, 2, 2)
     """
     tol = check_tol(tol)
-    if method not in ("global", "split"):
-        raise ValueError(f"method must be 'global' or 'split', got {method!r}")
+    if method not in ("global", "split", "sequential"):
+        raise ValueError(f"method must be 'global', 'sequential' or 'split', got {method!r}")
+    if method == "sequential":
+        return _sequential_for_tol(X, tol)
     shape = tuple(int(i) for i in np.shape(X)) if not hasattr(X, "shape") else tuple(X.shape)
     if spectra is None:
         spectra = tucker_spectra(X)
@@ -727,3 +733,63 @@ def _portfolio(xp, X, shape, spectra, P, B, packed, hooi_iter, return_candidates
 
 def mode_gram_(xp, X, n):
     return mode_gram(xp, X, n)
+
+
+def _min_size_for_tail(I, P, eps2, cfac, const):
+    """min cfac*prod(r) + sum I_m r_m s.t. sum tail_m(r_m) <= eps2 (exact enumeration)."""
+    N = len(I)
+    if N == 1:
+        r = int(np.searchsorted(P[0], P[0][-1] - eps2 - 1e-300, side="left"))
+        return [max(1, min(r, I[0]))]
+    L = int(np.argmax(I))
+    others = [n for n in range(N) if n != L]
+    if int(np.prod([I[n] for n in others], dtype=np.float64)) > _ENUM_LIMIT:
+        return None
+    combos = _grid(None, [I[n] for n in others])
+    tail = np.zeros(len(combos))
+    for j, n in enumerate(others):
+        tail += P[n][-1] - P[n][combos[:, j]]
+    rem = eps2 - tail
+    ok = rem >= 0
+    need = P[L][-1] - np.where(ok, rem, 0.0)
+    rL = np.clip(np.searchsorted(P[L], need * (1 - 1e-13) - 1e-300, side="left"), 1, I[L])
+    p = np.prod(combos, axis=1)
+    size = cfac * p * rL + combos @ np.array([I[n] for n in others]) + I[L] * rL
+    size = np.where(ok, size, np.inf)
+    i = int(np.argmin(size))
+    if not ok[i]:
+        return None
+    r = [0] * N
+    for j, n in enumerate(others):
+        r[n] = int(combos[i, j])
+    r[L] = int(rL[i])
+    return r
+
+
+def _sequential_for_tol(X, tol):
+    from ._utils import fnorm2, leading_eigvecs, mode_dot
+
+    bk, X = as_tensor(X)
+    xp = bk.xp
+    shape = tuple(int(i) for i in X.shape)
+    N = len(shape)
+    eps2 = tol * tol * fnorm2(xp, X)
+    used = 0.0
+    ranks = []
+    core = X.astype(np.float64) if X.dtype != np.float64 else X
+    for n in range(N):
+        rem_modes = list(range(n, N))
+        P = []
+        for m in rem_modes:
+            w = host(xp, xp.linalg.eigvalsh(mode_gram(xp, core, m)))[::-1]
+            P.append(np.concatenate(([0.0], np.cumsum(np.maximum(w, 0.0)))))
+        cfac = float(np.prod(ranks)) if ranks else 1.0
+        r = _min_size_for_tail([shape[m] for m in rem_modes], P, max(eps2 - used, 0.0), cfac, 0)
+        rn = r[0] if r is not None else int(np.searchsorted(
+            P[0], P[0][-1] - (eps2 - used) / (N - n) - 1e-300, side="left"))
+        rn = max(1, min(rn, shape[n]))
+        used += P[0][-1] - P[0][rn]
+        ranks.append(rn)
+        U = leading_eigvecs(xp, mode_gram(xp, core, n), rn)
+        core = mode_dot(xp, core, U.T, n)
+    return _fix_validity(ranks)
