@@ -385,3 +385,19 @@ def test_example_plot_core_shapes(tmp_path):
         assert pack <= uniform * 1.0001 + 1e-12, (b, pack, uniform)
     if importlib.util.find_spec("matplotlib") is not None:
         assert (tmp_path / "c.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cp_rank_auto_in_cp(dtype):
+    """cp(X, rank="auto") fits at the rank cp_rank estimates and keeps the estimate."""
+    from lrsolve.tensor import cp
+
+    rng = np.random.default_rng(3)
+    A = [rng.standard_normal((n, 2)) for n in (9, 10, 11)]
+    X = np.einsum("ir,jr,kr->ijk", *A).astype(dtype)
+    model = cp(X, "auto", rng=0, tol=1e-12)
+    sel = model.diagnostics["rank_selection"]
+    assert sel.rank == 2 and len(model.weights) == 2
+    assert model.relative_error(X) < (1e-4 if dtype == np.float32 else 1e-8)
+    with pytest.raises(ValueError, match="mask"):
+        cp(X, "auto", mask=np.ones(X.shape, bool))

@@ -28,10 +28,6 @@ __all__ = ["cp", "parafac", "core_consistency"]
 
 
 def _check_cp_rank(rank, shape):
-    if rank == "auto":
-        raise NotImplementedError(
-            "rank='auto' belongs to lrsolve.tensor.selection; give an integer rank here"
-        )
     if isinstance(rank, bool) or not isinstance(rank, numbers.Integral):
         raise TypeError(f"rank must be a positive integer (the number of components), got {rank!r}")
     if rank < 1:
@@ -216,9 +212,12 @@ def cp(
     ----------
     X : array_like
         Tensor of order >= 2 (NumPy or CuPy).
-    rank : int
+    rank : int or "auto"
         Number of rank-one components (at most the smallest product of all dimensions
-        but one).
+        but one).  ``"auto"`` estimates it first with
+        :func:`lrsolve.tensor.cp_rank` (error curve, core consistency and
+        replicability over ranks 1 to 5, random restarts drawn from ``rng``); its
+        result is kept in ``diagnostics["rank_selection"]``.  Not with ``mask``.
     method : {"als"}, optional
         Alternating least squares (the only method; HALS is selected by ``nonneg``).
     init : {"svd", "random"} or CPTensor, optional
@@ -283,6 +282,15 @@ def cp(
     xp = bk.xp
     if method != "als":
         raise ValueError(f"method must be 'als' (use nonneg=True for HALS), got {method!r}")
+    selection = None
+    if isinstance(rank, str) and rank == "auto":
+        if mask is not None:
+            raise ValueError("rank='auto' does not support mask; give an integer rank")
+        from .selection import cp_rank
+
+        rng = host_rng(rng)
+        selection = cp_rank(X, rng=rng)
+        rank = selection.rank
     R = _check_cp_rank(rank, X.shape)
     tol = check_tol("tol", tol, allow_zero=True)
     maxiter = check_int("maxiter", maxiter, minimum=0)
@@ -468,6 +476,8 @@ def cp(
     if diagnostics:
         out.diagnostics = _diagnostics(bk, X, out, corcondia=True)
     out.diagnostics["line_search_accepted"] = n_accept
+    if selection is not None:
+        out.diagnostics["rank_selection"] = selection
     if bk.host_io:
         res = CPTensor(bk.to_output(out.weights), [bk.to_output(g) for g in out.factors])
         res.errors, res.n_iter, res.converged, res.diagnostics = (
