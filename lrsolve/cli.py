@@ -493,7 +493,7 @@ def _parser():
         description="Iterative solvers on NumPy/Numba (CPU) and CuPy (GPU).",
     )
     parser.add_argument("--version", action="version", version=f"lrsolve {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{demo,solve,info}")
+    sub = parser.add_subparsers(dest="command", metavar="{demo,solve,info,train-dcdm}")
 
     demo = sub.add_parser(
         "demo",
@@ -544,6 +544,10 @@ def _parser():
     info = sub.add_parser("info", help="show versions, engines and devices",
                           description="Print lrsolve.show_config().")
     info.set_defaults(func=_cmd_info)
+
+    from .deep._cli import add_train_parser  # no torch import until the command runs
+
+    add_train_parser(sub)
     return parser
 
 

@@ -10,7 +10,7 @@ __all__ = ["obstacle_mask"]
 
 
 def obstacle_mask(shape, n_obstacles=4, rng=None, *, radius=(0.06, 0.18), kinds=("ball", "box"),
-                  margin=2):
+                  margin=2, fill_pockets=True):
     """Return a boolean fluid mask of a box with random solid obstacles inside.
 
     Balls (discs in 2-D) and axis-aligned boxes are placed at random in the
@@ -34,6 +34,11 @@ def obstacle_mask(shape, n_obstacles=4, rng=None, *, radius=(0.06, 0.18), kinds=
         Obstacle kinds to draw from: ``"ball"`` and/or ``"box"``.
     margin : int, optional
         Cells along the walls that are kept fluid (default 2).
+    fill_pockets : bool, optional
+        Make solid every fluid cell that is not connected (through cell faces)
+        to a fluid cell at the domain wall, e.g. a pocket enclosed by
+        overlapping obstacles (default True).  With Dirichlet walls the
+        system is then positive definite.
 
     Returns
     -------
@@ -86,4 +91,18 @@ def obstacle_mask(shape, n_obstacles=4, rng=None, *, radius=(0.06, 0.18), kinds=
             mask[tuple(idx)] = True
             idx[d] = slice(max(s - margin, 0), s)
             mask[tuple(idx)] = True
+    if fill_pockets:
+        from scipy import ndimage
+
+        labels, count = ndimage.label(mask)
+        if count > 1:
+            border = np.zeros(shape, dtype=bool)
+            for d, s in enumerate(shape):
+                idx = [slice(None)] * len(shape)
+                idx[d] = 0
+                border[tuple(idx)] = True
+                idx[d] = s - 1
+                border[tuple(idx)] = True
+            keep = np.unique(labels[border & mask])
+            mask = np.isin(labels, keep[keep > 0])
     return mask
