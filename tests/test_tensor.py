@@ -526,8 +526,10 @@ def test_bad_input_messages(rng):
         lt.cp(X + 1j, 2)
     with pytest.raises(TypeError, match="rank must be a positive integer"):
         lt.cp(X, 2.5)
-    with pytest.raises(NotImplementedError, match="selection"):
-        lt.cp(X, "auto")
+    with pytest.raises(ValueError, match="rank='auto' does not support mask"):
+        lt.cp(X, "auto", mask=np.ones(X.shape, bool))
+    with pytest.raises(TypeError, match="rank must be a positive integer"):
+        lt.cp(X, "three")
     with pytest.raises(ValueError, match="init must be"):
         lt.cp(X, 2, init="bogus")
     with pytest.raises(ValueError, match="method must be"):
