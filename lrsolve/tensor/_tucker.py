@@ -497,13 +497,8 @@ def tucker(
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {callback!r}")
     if budget is not None:
-        try:
-            from .selection import tucker_core_shape
-        except ImportError:
-            raise NotImplementedError(
-                "tucker(budget=...) needs lrsolve.tensor.selection.tucker_core_shape, which is not "
-                "available yet; give rank= or tol= instead"
-            ) from None
+        from .selection import tucker_core_shape
+
         rank = tuple(int(r) for r in tucker_core_shape(X, budget))
     if rank is None and tol is None:
         raise ValueError("give rank=, tol= or budget= to choose the size of the Tucker core")
