@@ -81,7 +81,7 @@ def fit_slope(x, y):
 def section_omega(args, out):
     m, n, k = (20000, 10000, 10) if args.quick else (200_000, 100_000, 10)
     sizes = [100_000, 200_000, 500_000] if args.quick else [1_000_000, 2_000_000, 5_000_000,
-                                                            10_000_000]
+                                                            10_000_000, 20_000_000]
     if args.max_omega:
         sizes = [s for s in sizes if s <= args.max_omega]
     log(f"## time per sweep vs |Omega|: {m} x {n}, rank {k} (float64, reg 0.05)")
