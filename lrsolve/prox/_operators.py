@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import math
 
 import numpy as np
@@ -463,7 +464,7 @@ def project_l2ball(x, radius=1.0, center=None):
 
 
 # ============================================================================= objects
-class Penalty:
+class Penalty(abc.ABC):
     """Base class of the penalty objects: a convex function with a cheap prox.
 
     Subclasses define :meth:`value` and :meth:`prox`; ``convex`` says whether the
@@ -482,6 +483,7 @@ class Penalty:
     #: True for indicator functions of sets (value 0 inside, inf outside)
     is_indicator = False
 
+    @abc.abstractmethod
     def value(self, x):
         """The penalty value at ``x``.
 
@@ -497,6 +499,7 @@ class Penalty:
         """
         raise NotImplementedError
 
+    @abc.abstractmethod
     def prox(self, x, tau):
         """The proximal operator ``argmin_z g(z) + ||z - x||^2 / (2 tau)``.
 
@@ -963,6 +966,7 @@ class _Indicator(Penalty):
     #: feasibility tolerance of ``value``
     tol = 1e-9
 
+    @abc.abstractmethod
     def _inside(self, x):
         raise NotImplementedError
 
