@@ -493,3 +493,23 @@ def test_example_plot_completion(tmp_path):
         assert rmse < 1.0, (name, rmse)  # ratings noise is 0.5: far below the 1.1 of the mean
     if importlib.util.find_spec("matplotlib") is not None:
         assert (tmp_path / "c.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m, n, nnz", [(40, 30, 300), (700, 500, 60000)])
+def test_sparse_times_dense_kernels_match_scipy(dtype, m, n, nnz):
+    """SoftImpute's products S @ W and S.T @ Y (serial and threaded sizes) against SciPy."""
+    g = np.random.default_rng(7)
+    flat = g.choice(m * n, nnz, replace=False)
+    S = sp.csr_matrix((g.standard_normal(nnz).astype(dtype), np.divmod(flat, n)), shape=(m, n))
+    S.sort_indices()
+    W = g.standard_normal((n, 6)).astype(dtype)
+    Y = g.standard_normal((m, 6)).astype(dtype)
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    for engine in ("numba", "numpy"):
+        spmm, spmm_t = get_kernel("mc_spmm", engine), get_kernel("mc_spmm_t", engine)
+        a = spmm(S.indptr, S.indices, S.data, W)
+        b = spmm_t(S.indptr, S.indices, S.data, Y, n)
+        assert a.dtype == dtype and b.dtype == dtype and b.shape == (n, 6)
+        np.testing.assert_allclose(a, S @ W, rtol=tol, atol=tol * np.abs(S @ W).max())
+        np.testing.assert_allclose(b, S.T @ Y, rtol=tol, atol=tol * np.abs(S.T @ Y).max())

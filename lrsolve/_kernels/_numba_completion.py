@@ -300,10 +300,69 @@ def mc_build_index(rows, cols, m, n):
     return ptr_r, order_r, ptr_c, order_c
 
 
+
+# ----------------------------------------------------------------------------- sparse x dense
+def _spmm(ptr, idx, vals, W, out):
+    nr = ptr.shape[0] - 1
+    r = W.shape[1]
+    for iu in prange(nr):
+        i = np.int64(iu)
+        o = out[i]
+        o[:] = 0
+        for e in range(ptr[i], ptr[i + 1]):
+            v = vals[e]
+            w = W[idx[e]]
+            for j in range(r):
+                o[j] += v * w[j]
+
+
+def _spmm_t(ptr, idx, vals, Y, bufs):
+    nchunks = bufs.shape[0]
+    nr = ptr.shape[0] - 1
+    r = Y.shape[1]
+    step = (nr + nchunks - 1) // nchunks
+    for c in prange(nchunks):
+        b = bufs[c]
+        b[:, :] = 0
+        for i in range(c * step, min(nr, (c + 1) * step)):
+            y = Y[i]
+            for e in range(ptr[i], ptr[i + 1]):
+                v = vals[e]
+                bc = b[idx[e]]
+                for j in range(r):
+                    bc[j] += v * y[j]
+
+
+_SPMM = _pair(_spmm)
+_SPMM_T = _pair(_spmm_t)
+
+
+def mc_spmm(ptr, idx, vals, W):
+    """``S @ W`` for the CSR matrix ``S = (vals, idx, ptr)``; rows split between threads."""
+    W = np.ascontiguousarray(W)
+    out = np.empty((ptr.shape[0] - 1, W.shape[1]), dtype=np.result_type(vals, W))
+    _pick(_SPMM, idx.shape[0])(ptr, idx, vals, W, out)
+    return out
+
+
+def mc_spmm_t(ptr, idx, vals, Y, n):
+    """``S.T @ Y`` (``n`` columns of ``S``): one private accumulator per thread, then summed."""
+    import numba
+
+    Y = np.ascontiguousarray(Y)
+    parallel = idx.shape[0] >= PARALLEL_MIN
+    nchunks = numba.get_num_threads() if parallel else 1
+    bufs = np.empty((nchunks, n, Y.shape[1]), dtype=np.result_type(vals, Y))
+    (_SPMM_T[1] if parallel else _SPMM_T[0])(ptr, idx, vals, Y, bufs)
+    return bufs[0] if nchunks == 1 else bufs.sum(axis=0)
+
+
 KERNELS = {
     "mc_sampled_dot": mc_sampled_dot,
     "mc_normal_eq": mc_normal_eq,
     "mc_als_exact": mc_als_exact,
     "mc_als_cg": mc_als_cg,
     "mc_build_index": mc_build_index,
+    "mc_spmm": mc_spmm,
+    "mc_spmm_t": mc_spmm_t,
 }

@@ -21,6 +21,9 @@ Kernels (the Numba and CuPy modules have the same signatures):
     ``nsteps`` Jacobi-preconditioned CG steps on each row's system started at
     ``X0[i]``, without forming ``A[i]`` (products with the sampled rows of
     ``F`` only: ``O(nnz k)`` per step).
+``mc_spmm(ptr, idx, vals, W)`` and ``mc_spmm_t(ptr, idx, vals, Y, n)``
+    ``S @ W`` and ``S.T @ Y`` for the CSR matrix ``S = (vals, idx, ptr)`` with
+    ``n`` columns (the products of SoftImpute's sparse-plus-low-rank matrix).
 ``mc_build_index(rows, cols, m, n)``
     ``(ptr_r, order_r, ptr_c, order_c)``: ``order_r`` sorts the entries by
     ``(row, col)``, ``order_c`` by ``(col, row)``; ``ptr_*`` are the
@@ -197,7 +200,27 @@ def mc_build_index(rows, cols, m, n):
     return ptr_r, order_r, ptr_c, order_c
 
 
+
+def _csr(ptr, idx, vals, n):
+    from .._backend import get_backend
+
+    if get_backend(vals).name == "cupy":
+        import cupyx.scipy.sparse as sps
+    else:
+        import scipy.sparse as sps
+    return sps.csr_matrix((vals, idx, ptr), shape=(ptr.shape[0] - 1, n))
+
+
+def mc_spmm(ptr, idx, vals, W):
+    return _csr(ptr, idx, vals, W.shape[0]) @ W
+
+
+def mc_spmm_t(ptr, idx, vals, Y, n):
+    return _csr(ptr, idx, vals, n).T @ Y
+
 KERNELS = {
+    "mc_spmm": mc_spmm,
+    "mc_spmm_t": mc_spmm_t,
     "mc_sampled_dot": mc_sampled_dot,
     "mc_normal_eq": mc_normal_eq,
     "mc_als_exact": mc_als_exact,

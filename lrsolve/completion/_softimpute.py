@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from .._kernels import get_kernel
 from . import _common as C
 from ._data import observations
 from ._result import CompletionResult
@@ -131,6 +132,8 @@ def softimpute(obs, *, lam=None, rank_max=None, shape=None, maxiter=100, tol=1e-
             shape=(m, n),
         )
 
+    spmm = get_kernel("mc_spmm", bk.engine)
+    spmm_t = get_kernel("mc_spmm_t", bk.engine)
     converged = False
     message = f"reached maxiter={maxiter} iterations"
     it = 0
@@ -139,14 +142,12 @@ def softimpute(obs, *, lam=None, rank_max=None, shape=None, maxiter=100, tol=1e-
     try:
         for it in range(1, maxiter + 1):
             t0 = time.perf_counter()
-            S = o.to_sparse(resid)
-            ST = S.T
+            # the sparse residual P_Omega(X - Z) in CSR order (threaded Numba products on the CPU)
+            def matmat(W, U=U, s=s, V=V):
+                return spmm(o.row_ptr, o.row_idx, resid, W) + U @ (s[:, None] * (V.T @ W))
 
-            def matmat(W, S=S, U=U, s=s, V=V):
-                return S @ W + U @ (s[:, None] * (V.T @ W))
-
-            def rmatmat(Y, ST=ST, U=U, s=s, V=V):
-                return ST @ Y + V @ (s[:, None] * (U.T @ Y))
+            def rmatmat(Y, U=U, s=s, V=V):
+                return spmm_t(o.row_ptr, o.row_idx, resid, Y, n) + V @ (s[:, None] * (U.T @ Y))
 
             Un, sn, Vn = C.randomized_svd(matmat, rmatmat, o.shape, rank_max, xp, dt, gen, bk,
                                           n_iter=n_power, start=V)
