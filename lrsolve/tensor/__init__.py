@@ -17,6 +17,7 @@ from . import selection
 from ._algebra import fold, khatri_rao, mode_dot, mttkrp, multi_mode_dot, unfold
 from ._containers import CPTensor, TRTensor, TTTensor, TuckerTensor
 from ._cp import core_consistency, cp, parafac
+from ._ht import HTTensor, dimension_tree, hierarchical_tucker
 from ._tt import tensor_ring, tensor_train, tt_round
 from ._tucker import hosvd, sthosvd, tucker, validate_tucker_rank
 from .selection import *  # noqa: F401,F403  (rank selection and structure search)
@@ -32,6 +33,7 @@ __all__: list = [
     "TuckerTensor",
     "TTTensor",
     "TRTensor",
+    "HTTensor",
     "hosvd",
     "sthosvd",
     "tucker",
@@ -42,5 +44,7 @@ __all__: list = [
     "tensor_train",
     "tt_round",
     "tensor_ring",
+    "hierarchical_tucker",
+    "dimension_tree",
     *selection.__all__,
 ]
