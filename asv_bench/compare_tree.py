@@ -1,0 +1,135 @@
+"""Tree tensor networks: global versus equal allocation of the error budget, in one run.
+
+Run from the repository root::
+
+    python asv_bench/compare_tree.py --quick    # two small cases, under a minute
+    python asv_bench/compare_tree.py            # real tensors and a 4^8 image (minutes)
+
+For every case, ``lrsolve.tensor.hierarchical_tucker`` is run with
+``allocation="equal"`` (Grasedyck's rule: every node may discard ``tol^2 ||X||^2 /
+(2N - 2)``) and ``allocation="global"`` on a grid of tolerances.  Two comparisons:
+
+* at the same tolerance: parameters of each (both meet ``tol``);
+* at the same achieved error ``e`` (the issue's protocol): the fewest parameters
+  among the runs of each method whose measured error is at most ``e``, for
+  ``e`` in {0.01, 0.05, 0.1}; ratio global / equal (target: <= 0.9, i.e. at least
+  10% fewer parameters).
+
+Writes ``compare_tree-<date>.log`` and ``.json`` next to this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+import lrsolve
+from lrsolve.tensor import hierarchical_tucker
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.environ.get("LRSOLVE_DATA", os.path.join(HERE, "..", "..", "shared", "data"))
+LOG, ROWS = [], []
+
+
+def say(msg=""):
+    print(msg, flush=True)
+    LOG.append(msg)
+
+
+def smooth_image(n=256, seed=0):
+    """A smooth 256x256 test image: Gaussian blobs, a ramp, an edge and mild texture."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:1:n * 1j, 0:1:n * 1j]
+    img = 0.3 * x + 0.2 * (y > 0.6)
+    for _ in range(12):
+        cx, cy, w, a = rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0.03, 0.2), rng.normal()
+        img += a * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * w * w))
+    return img + 0.01 * rng.standard_normal((n, n))
+
+
+def quantized(img):
+    """256x256 image -> 4^8 tensor, bits of row and column interleaved (QTT-style)."""
+    bits = img.reshape([2] * 16)
+    order = [b for k in range(8) for b in (k, 8 + k)]
+    return bits.transpose(order).reshape([4] * 8)
+
+
+def cases(quick):
+    out = {}
+    x = np.linspace(0, 1, 8 if quick else 10)
+    grids = np.meshgrid(*[x] * 6, indexing="ij", sparse=True)
+    out[f"1/(1 + sum x) {len(x)}^6"] = 1.0 / (1.0 + sum(grids))
+    out["image 4^8 (256^2 quantized)"] = quantized(smooth_image())
+    if not quick:
+        for name, fname in (("Kinetic 64x12x10x60", "Kinetic.npy"),
+                            ("COVID-19 438x6x11", "COVID19_data.npy")):
+            path = os.path.join(DATA, "tensors", fname)
+            if os.path.exists(path):
+                out[name] = np.load(path)
+            else:
+                say(f"  (skipped {name}: {path} not found; set LRSOLVE_DATA)")
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--grid", type=int, default=24, help="tolerances per method (24)")
+    args = parser.parse_args(argv)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover
+        pass
+    stamp = datetime.date.today().isoformat()
+    base = os.path.join(HERE, f"compare_tree-{'quick-' if args.quick else ''}{stamp}")
+    say(f"compare_tree {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load "
+        f"{os.getloadavg()[0]:.1f}, numpy {np.__version__}, lrsolve {lrsolve.__version__}")
+    tols = np.geomspace(0.002, 0.2, 8 if args.quick else args.grid)
+    for name, X in cases(args.quick).items():
+        say(f"[{name}] {X.size} entries, balanced tree")
+        runs = {}
+        for alloc in ("equal", "global"):
+            pts = []
+            t0 = time.perf_counter()
+            for tol in tols:
+                ht = hierarchical_tucker(X, tol=float(tol), allocation=alloc)
+                pts.append((float(tol), ht.relative_error(X), ht.size))
+            runs[alloc] = pts
+            say(f"  {alloc:6s}: {len(tols)} fits in {time.perf_counter() - t0:.1f} s")
+        for tol in (0.01, 0.05, 0.1):
+            k = int(np.argmin(abs(tols - tol)))
+            (_, ee, se), (_, eg, sg) = runs["equal"][k], runs["global"][k]
+            say(f"  same tol {tols[k]:.3g}: equal err {ee:.4f} size {se:8d} | global err {eg:.4f} "
+                f"size {sg:8d} | ratio {sg / se:.3f}")
+            ROWS.append(dict(case=name, protocol="same tol", tol=float(tols[k]), equal_err=ee,
+                             equal_size=se, global_err=eg, global_size=sg, ratio=sg / se))
+        for e in (0.01, 0.05, 0.1):
+            se = min((s for _, err, s in runs["equal"] if err <= e), default=None)
+            sg = min((s for _, err, s in runs["global"] if err <= e), default=None)
+            if se is None or sg is None:
+                continue
+            ratio = sg / se
+            say(f"  same error <= {e}: equal {se:8d} global {sg:8d} ratio {ratio:.3f} "
+                f"(target <= 0.9: {'met' if ratio <= 0.9 else 'MISSED'})")
+            ROWS.append(dict(case=name, protocol="same achieved error", error=e, equal_size=se,
+                             global_size=sg, ratio=ratio, met=bool(ratio <= 0.9)))
+    with open(base + ".log", "w") as f:
+        f.write("\n".join(LOG) + "\n")
+    with open(base + ".json", "w") as f:
+        json.dump(dict(rows=ROWS, machine=platform.uname()._asdict()), f, indent=1)
+    say(f"wrote {base}.log and .json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
