@@ -8,7 +8,7 @@ import numpy as np
 
 from .._kernels import get_kernel
 from .._validation import check_maxiter, check_tolerances
-from ._system import Tally, check_loop_options, make_system
+from ._system import Tally, check_loop_options, make_system, stagnation_message
 
 __all__ = ["bicgstab"]
 
@@ -329,12 +329,9 @@ def bicgstab(
                     replacements += 1
                     if replacements > _MAX_REPLACEMENTS:
                         info, done = -3, True
-                        message = (
-                            f"stagnated: the true residual {tr:.3g} stays above the tolerance "
-                            f"{tol:.3g} after {_MAX_REPLACEMENTS} restarts from the true "
-                            f"residual; the precision of {np.dtype(sys.dtype).name} and the "
-                            "conditioning of A may not allow it"
-                        )
+                        message = stagnation_message(
+                            tr, tol, sys.dtype,
+                            f" after {_MAX_REPLACEMENTS} restarts from the true residual")
                         break
                     r[...] = tmp
                     rnorm = tr

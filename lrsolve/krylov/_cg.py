@@ -6,20 +6,11 @@ import math
 
 from .._kernels import get_kernel
 from .._validation import check_maxiter, check_positive_int, check_tolerances
-from ._system import Tally, check_loop_options, make_system
+from ._system import Tally, check_loop_options, make_system, stagnation_message
 
 __all__ = ["cg"]
 
 _MAX_STALLS = 5
-
-
-def _stagnation_message(tr, tol, dtype):
-    import numpy as np
-
-    return (
-        f"stagnated: the true residual {tr:.3g} stays above the tolerance {tol:.3g}; the "
-        f"precision of {np.dtype(dtype).name} and the conditioning of A may not allow it"
-    )
 
 
 def cg(
@@ -282,7 +273,7 @@ def cg(
                 best_true = min(best_true, tr)
                 if stalls >= 2 * _MAX_STALLS:
                     info, true_res = -3, tr
-                    message = _stagnation_message(tr, tol, sys.dtype)
+                    message = stagnation_message(tr, tol, sys.dtype)
                     break
             if math.sqrt(rr_h) <= tol:
                 if x_pending:
@@ -310,7 +301,7 @@ def cg(
                 best_true = min(best_true, tr)
                 if stalls >= 2 * _MAX_STALLS:
                     info = -3
-                    message = _stagnation_message(tr, tol, sys.dtype)
+                    message = stagnation_message(tr, tol, sys.dtype)
                     break
         if prec is not None:
             rz_new = prec.apply_dot(r, z)

@@ -18,7 +18,7 @@ from ._recycle import (
     precond_fingerprint,
     prepare_space,
 )
-from ._system import Tally, check_loop_options, make_system
+from ._system import Tally, check_loop_options, cycle_stall_message, make_system
 
 __all__ = ["gcrodr"]
 
@@ -422,12 +422,7 @@ def gcrodr(
             break
         if jc == steps and true_res > prev_res * (1.0 - max(_STALL_FRACTION, 100 * eps)):
             info = -3
-            message = (
-                f"stagnated: a whole cycle did not reduce the residual ({true_res:.3g}, "
-                f"tolerance {tol:.3g}); try a larger m or a preconditioner, unless the "
-                f"precision of {np.dtype(dtype).name} and the conditioning of A allow no "
-                "smaller residual"
-            )
+            message = cycle_stall_message(true_res, tol, dtype, "", "m")
             break
         if jc == 0:
             info = -3

@@ -7,7 +7,13 @@ import math
 import numpy as np
 
 from .._validation import check_maxiter, check_tolerances
-from ._system import Tally, check_loop_options, make_system
+from ._system import (
+    Tally,
+    check_loop_options,
+    cycle_stall_message,
+    make_system,
+    stagnation_message,
+)
 
 __all__ = ["gmres", "fgmres"]
 
@@ -256,20 +262,13 @@ def _solve(name, A, b, x0, rtol, atol, restart, maxiter, M, precond, callback, c
             lies = lies + 1 if true_res > 0.5 * best_res else 0
             if lies >= _MAX_LIES:
                 info = -3
-                message = (
-                    f"stagnated: the true residual {true_res:.3g} stays above the tolerance "
-                    f"{tol:.3g} while the estimate says converged; the precision of "
-                    f"{np.dtype(dtype).name} and the conditioning of A may not allow it"
-                )
+                message = stagnation_message(true_res, tol, dtype,
+                                             " while the estimate says converged")
                 break
         elif k == m and true_res > prev_res * (1.0 - max(_STALL_FRACTION, 100 * eps)):
             info = -3
-            message = (
-                f"stagnated: a whole cycle of {m} iterations did not reduce the residual "
-                f"({true_res:.3g}, tolerance {tol:.3g}); try a larger restart or a "
-                f"preconditioner, unless the precision of {np.dtype(dtype).name} and the "
-                "conditioning of A allow no smaller residual"
-            )
+            message = cycle_stall_message(true_res, tol, dtype, f" of {m} iterations",
+                                          "restart")
             break
         best_res = min(best_res, true_res)
         beta = true_res

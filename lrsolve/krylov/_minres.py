@@ -9,21 +9,13 @@ import numpy as np
 
 from .._kernels import get_kernel
 from .._validation import check_maxiter, check_tolerances
-from ._system import Tally, check_loop_options, make_system
+from ._system import Tally, check_loop_options, make_system, stagnation_message
 
 __all__ = ["minres"]
 
 #: Restarts from the true residual when the recurrence's estimate met the tolerance
 #: but the true residual did not; then the solver reports stagnation (info=-3).
 _MAX_RESTARTS = 5
-
-
-def _stagnation_message(tr, tol, dtype, restarts):
-    return (
-        f"stagnated: the true residual {tr:.3g} stays above the tolerance {tol:.3g} after "
-        f"{restarts} restarts from the true residual; the precision of {np.dtype(dtype).name} "
-        "and the conditioning of A may not allow it (or A is not symmetric/Hermitian)"
-    )
 
 
 def minres(
@@ -356,7 +348,10 @@ def minres(
                     restarts += 1
                     if restarts > _MAX_RESTARTS:
                         info, done = -3, True
-                        message = _stagnation_message(tr, tol, sys.dtype, _MAX_RESTARTS)
+                        message = stagnation_message(
+                            tr, tol, sys.dtype,
+                            f" after {_MAX_RESTARTS} restarts from the true residual",
+                            " (or A is not symmetric/Hermitian)")
                         break
                     rnorm_true = tr
                     break  # restart the recurrence from the true residual

@@ -17,7 +17,7 @@ from ._recycle import (
     orthonormalize_pair,
     prepare_space,
 )
-from ._system import Tally, check_loop_options, make_system
+from ._system import Tally, check_loop_options, make_system, stagnation_message
 
 __all__ = ["rcg"]
 
@@ -357,11 +357,7 @@ def rcg(
                 best_true = min(best_true, tr)
                 if stalls >= 5:
                     info = -3
-                    message = (
-                        f"stagnated: the true residual {tr:.3g} stays above the tolerance "
-                        f"{tol:.3g}; the precision of {np.dtype(dtype).name} and the "
-                        "conditioning of A may not allow it"
-                    )
+                    message = stagnation_message(tr, tol, dtype)
                     if callback is not None:
                         callback(x)
                     break

@@ -85,6 +85,24 @@ def make_system(A, b, x0=None, *, M=None, precond=None, name="solver") -> System
     return System(bk, op, bvec, x, x0_is_zero, prec, n, dtype)
 
 
+def stagnation_message(true_res, tol, dtype, detail="", suffix=""):
+    """The message of a solve whose true residual stays above the tolerance."""
+    return (
+        f"stagnated: the true residual {true_res:.3g} stays above the tolerance {tol:.3g}"
+        f"{detail}; the precision of {np.dtype(dtype).name} and the conditioning of A may "
+        f"not allow it{suffix}"
+    )
+
+
+def cycle_stall_message(true_res, tol, dtype, cycle, knob):
+    """The message of a restarted method whose whole cycle did not reduce the residual."""
+    return (
+        f"stagnated: a whole cycle{cycle} did not reduce the residual ({true_res:.3g}, "
+        f"tolerance {tol:.3g}); try a larger {knob} or a preconditioner, unless the precision "
+        f"of {np.dtype(dtype).name} and the conditioning of A allow no smaller residual"
+    )
+
+
 def check_loop_options(bk: Backend, check_every, callback) -> int:
     """Validate ``callback`` and return ``check_every`` (default 1 on the CPU, 10 on the GPU)."""
     if callback is not None and not callable(callback):
