@@ -6,7 +6,7 @@ Factorize the "amino acids" fluorescence data (Bro, 1997; 5 samples x 201
 emission x 61 excitation wavelengths, the ``claus.mat`` file of the shared
 data folder) unfolded into a ``201 x 305`` nonnegative matrix (emission x
 sample-excitation; the few small negative readings are set to 0) with
-:func:`lrsolve.prox.nmf` (HALS block coordinate descent) and with
+:func:`lrsolve.prox.nmf` (accelerated HALS block coordinate descent, Numba sweeps) and with
 :class:`sklearn.decomposition.NMF`, from the same NNDSVD start.  Prints the
 objectives and times; plots the emission spectra found (matplotlib).
 

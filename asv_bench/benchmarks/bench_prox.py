@@ -92,9 +92,41 @@ class FistaRestart:
 
 
 class NMF:
-    def setup(self):
+    params = [["accelerated", "plain"]]
+    param_names = ["hals"]
+
+    def setup(self, hals):
         rng = np.random.default_rng(4)
         self.X = rng.random((500, 10)) @ rng.random((10, 400))
+        self.inner = None if hals == "accelerated" else 1
+        prox.nmf(self.X, 10, maxiter=2)  # JIT warm-up
 
-    def time_nmf(self):
-        prox.nmf(self.X, 10, maxiter=100, tol=0)
+    def time_nmf(self, hals):
+        prox.nmf(self.X, 10, maxiter=100, tol=0, inner_sweeps=self.inner)
+
+    def track_objective(self, hals):
+        return float(prox.nmf(self.X, 10, maxiter=100, tol=0,
+                              inner_sweeps=self.inner).objective[-1])
+
+
+class FistaLassoPath:
+    """The array-code (CuPy-ready) path, run on NumPy: warm-started FISTA with restart."""
+
+    timeout = 300
+
+    def setup(self):
+        rng = np.random.default_rng(5)
+        n, p = 200, 500
+        Z = rng.standard_normal((n, p))
+        self.X = Z + 0.5 * np.roll(Z, 1, axis=1)
+        w = np.zeros(p)
+        w[rng.choice(p, 10, replace=False)] = 1.0
+        self.y = self.X @ w + 0.1 * rng.standard_normal(n)
+
+    def time_path(self):
+        prox.lasso_path(self.X, self.y, eps=1e-2, n_alphas=30, tol=1e-6, solver="fista",
+                        maxiter=20000)
+
+    def track_total_iterations(self):
+        return int(prox.lasso_path(self.X, self.y, eps=1e-2, n_alphas=30, tol=1e-6,
+                                   solver="fista", maxiter=20000).n_iters.sum())

@@ -66,6 +66,27 @@ def tv1d(y, lam):
     return out if xp is np else xp.asarray(out)
 
 
+def hals_sweep(W, XHt, HHt, prox_weight):
+    """One HALS sweep over the columns of ``W`` (in place; NumPy or CuPy).
+
+    Returns ``(W, delta)`` with ``delta`` the squared norm of the change.
+    """
+    xp = _xp(W)
+    delta = 0.0
+    for k in range(W.shape[1]):
+        hkk = HHt[k, k]
+        den = hkk + prox_weight
+        old = W[:, k].copy()
+        if den <= 0:
+            W[:, k] = 0
+        else:
+            num = XHt[:, k] - W @ HHt[:, k] + hkk * W[:, k] + prox_weight * W[:, k]
+            W[:, k] = xp.maximum(num / den, 0)
+        d = W[:, k] - old
+        delta = delta + (d @ d)
+    return W, float(delta)
+
+
 KERNELS = {
     "prox_soft_threshold": soft_threshold,
     "prox_clip": clip,
@@ -73,4 +94,5 @@ KERNELS = {
     "prox_project_l1ball": project_l1ball,
     "prox_simplex_threshold": simplex_threshold,
     "prox_tv1d": tv1d,
+    "prox_hals_sweep": hals_sweep,
 }

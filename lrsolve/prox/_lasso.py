@@ -157,16 +157,93 @@ def _sweep_python(D, w, r, c, ws, lam, mu, nrep):
     return dmax
 
 
-def _gap(D, w, r_true, xtr, lam, mu):
-    """Duality gap of ``1/2||y - Xw||^2 + mu/2||w||^2 + lam||w||_1`` (unnormalised)."""
-    dn = float(np.abs(xtr).max()) if xtr.size else 0.0
-    const = lam / dn if dn > lam else 1.0
+def _gap(D, w, r_true, xtr, lam, mu, cands=()):
+    """Duality gap of ``1/2||y - Xw||^2 + mu/2||w||^2 + lam||w||_1`` (unnormalised).
+
+    The dual point is a multiple of the residual (scikit-learn's choice) or, for the
+    Lasso (``mu = 0``), of one of the extra residual-like vectors ``cands`` (pairs
+    ``(r, X^T r)``, e.g. Anderson-extrapolated residuals as in celer), whichever gives
+    the largest dual objective; for the Lasso the multiple itself is the best one in the
+    dual feasible set.  Returns ``(gap, primal, ts, xtr_d)``: the dual point is
+    ``theta = ts * r_d`` with ``X^T theta = ts * xtr_d`` (scaled so that dual
+    feasibility reads ``|X^T theta| <= 1``).
+    """
     rr = float(r_true @ r_true)
+    l1 = float(np.abs(w).sum())
     ww = float(w @ w) if mu else 0.0
-    gap = (0.5 * rr * (1 + const * const) + lam * float(np.abs(w).sum())
-           - const * float(r_true @ D.y) + 0.5 * mu * (1 + const * const) * ww)
-    primal = 0.5 * rr + lam * float(np.abs(w).sum()) + 0.5 * mu * ww
-    return max(gap, 0.0), primal, dn
+    primal = 0.5 * rr + lam * l1 + 0.5 * mu * ww
+    dn = float(np.abs(xtr).max()) if xtr.size else 0.0
+    if mu or lam <= 0:
+        const = lam / dn if dn > lam else 1.0
+        gap = (0.5 * rr * (1 + const * const) + lam * l1
+               - const * float(r_true @ D.y) + 0.5 * mu * (1 + const * const) * ww)
+        ts = const / lam if lam > 0 else (1.0 / dn if dn > 0 else 0.0)
+        return max(gap, 0.0), primal, ts, xtr
+    best = (-math.inf, 0.0, xtr)
+    for r_d, xtr_d, rr_d in ((r_true, xtr, rr), *cands):
+        dn_d = float(np.abs(xtr_d).max()) if xtr_d.size else 0.0
+        if rr_d is None:
+            rr_d = float(r_d @ r_d)
+        if rr_d <= 0:
+            continue
+        ry = float(r_d @ D.y)
+        # dual objective s <r, y> - s^2 ||r||^2 / 2, best s in [0, lam / dn]
+        s = max(ry / rr_d, 0.0)
+        if dn_d > 0:
+            s = min(s, lam / dn_d)
+        dual = s * ry - 0.5 * s * s * rr_d
+        if dual > best[0]:
+            best = (dual, s / lam, xtr_d)
+    if best[0] == -math.inf:  # r = 0: w fits y exactly, the dual point 0 is optimal
+        return max(primal - 0.0, 0.0), primal, 0.0, xtr
+    return max(primal - best[0], 0.0), primal, best[1], best[2]
+
+
+class _LazyXtr:
+    """``X^T v`` for a dense design, reading only the columns that can matter.
+
+    Keeps per-column bounds ``b_j >= |x_j^T r_ref|`` (exact where last computed) for a
+    reference vector ``r_ref``; by Cauchy-Schwarz ``|x_j^T v| <= b_j + ||x_j|| ||v -
+    r_ref||``.  Columns whose bound stays below ``thr`` are not read (along a path most
+    of them, for a step or two): their entry is the bound, an upper bound of the absolute
+    value, which is all that the duality gap (through ``max_j |x_j^T v|``), the screening
+    test and the working-set score need of a column with ``w_j = 0``.  On a large dense
+    design the full product is a pass over the whole matrix, memory bound, and it was
+    most of the time of a path.
+    """
+
+    THR = 0.8  # read the columns whose bound reaches THR * lam
+
+    def __init__(self, D):
+        self.D = D
+        self.nrm = np.sqrt(D.norms2)
+        self.b = None
+        self.ref = None
+
+    def _full(self, v, update):
+        out = self.D.X.T @ v
+        if update:
+            self.b, self.ref = np.abs(out), v.copy()
+        return out
+
+    def __call__(self, v, lam, force, update=True):
+        D = self.D
+        if self.b is None or lam <= 0:
+            return self._full(v, update)
+        dist = float(np.linalg.norm(v - self.ref))
+        # the margin covers the rounding of the products (relative 1e-12 of |x_j| |v|)
+        bound = self.b + self.nrm * (dist + 1e-12 * float(np.linalg.norm(v)))
+        read = (bound >= self.THR * lam) | force
+        cols = np.nonzero(read)[0].astype(np.int64)
+        if cols.size > 0.5 * D.p:
+            return self._full(v, update)
+        exact = D.xtr_cols(v, 0.0, cols)
+        out = bound.copy()
+        out[cols] = exact
+        if update:
+            bound[cols] = np.abs(exact)
+            self.b, self.ref = bound, v.copy()
+        return out
 
 
 def _solve(D, w, lam, mu, tol_abs, max_epochs, *, p0=10, screening=True, working_set=True,
@@ -182,6 +259,19 @@ def _solve(D, w, lam, mu, tol_abs, max_epochs, *, p0=10, screening=True, working
     else:
         r, c = D.residual(w)
         xtr_raw = None
+    lazy = None
+    if not D.sparse and lam > 0:
+        lazy = state.setdefault("lazy", None) if state is not None else None
+        if lazy is None:
+            lazy = _LazyXtr(D)
+            if state is not None:
+                state["lazy"] = lazy
+
+    def xtr_of(v, update=True):
+        if lazy is None:
+            return D.xtr(v, 0.0)
+        return lazy(v, lam, w != 0, update)
+
     screened = np.zeros(p, dtype=bool)
     scale_norm = np.sqrt(D.norms2 + mu)
     epochs = 0
@@ -189,14 +279,18 @@ def _solve(D, w, lam, mu, tol_abs, max_epochs, *, p0=10, screening=True, working
     gap = primal = math.inf
     converged = False
     history = []
+    r_dual = None  # best extrapolated residual of the last inner solve (Lasso only)
     for _ in range(max_outer):
         r_true = r + c[0] if D.sparse else r
         if xtr_raw is None:
-            xtr_raw = D.xtr(r, c[0])
+            xtr_raw = xtr_of(r_true) if lazy is not None else D.xtr(r, c[0])
         xtr = xtr_raw
         if mu:
             xtr = xtr - mu * w
-        gap, primal, dn = _gap(D, w, r_true, xtr, lam, mu)
+        gap, primal, ts, xtr_d = _gap(D, w, r_true, xtr, lam, mu)
+        if gap > tol_abs and r_dual is not None:  # try the extrapolated dual point
+            gap, primal, ts, xtr_d = _gap(D, w, r_true, xtr, lam, mu,
+                                          ((r_dual, xtr_of(r_dual, False), None),))
         history.append(gap)
         if gap <= tol_abs:
             converged = True
@@ -204,17 +298,17 @@ def _solve(D, w, lam, mu, tol_abs, max_epochs, *, p0=10, screening=True, working
         xtr_raw = None  # w and r change below
         if epochs >= max_epochs:
             break
-        scale = max(lam, dn)
+        corr = np.abs(xtr_d) * ts  # |x_j^T theta| of the dual point
         if screening and lam > 0:
             radius = math.sqrt(2.0 * gap) / lam
             with np.errstate(invalid="ignore"):
-                new = (np.abs(xtr) / scale + radius * scale_norm < 1.0) & ~screened
+                new = (corr + radius * scale_norm < 1.0) & ~screened
             for j in np.nonzero(new & (w != 0))[0]:
                 D.add_column(r, c, j, -w[j])
                 w[j] = 0.0
             screened |= new
         if working_set:
-            score = (1.0 - np.abs(xtr) / scale) / np.where(scale_norm > 0, scale_norm, 1.0)
+            score = (1.0 - corr) / np.where(scale_norm > 0, scale_norm, 1.0)
             score[w != 0] = -1.0
             score[screened] = np.inf
             n_free = p - int(screened.sum())
@@ -235,6 +329,8 @@ def _solve(D, w, lam, mu, tol_abs, max_epochs, *, p0=10, screening=True, working
         inner_tol = max(0.3 * gap, 0.5 * tol_abs)
         nrep = 2  # check the subproblem gap after 2, 4, 8, then every check_every epochs
         acc = _Anderson(D, ws, lam, mu) if anderson else None
+        r_dual = None
+        best_dual_gap = math.inf
         while epochs < max_epochs:
             for _ in range(nrep):
                 D.sweep(w, r, c, ws, lam, mu, 1)
@@ -247,11 +343,21 @@ def _solve(D, w, lam, mu, tol_abs, max_epochs, *, p0=10, screening=True, working
             xtr_ws = D.xtr_cols(r, c[0], ws)
             if mu:
                 xtr_ws = xtr_ws - mu * w[ws]
-            g_ws, _, _ = _gap(D, w, r_true, xtr_ws, lam, mu)
+            g_ws, _, _, _ = _gap(D, w, r_true, xtr_ws, lam, mu)
+            if g_ws > inner_tol and acc is not None and acc.r_dual is not None and not mu:
+                # celer's dual extrapolation: the extrapolated residual as the dual point
+                rd = acc.r_dual
+                acc.r_dual = None
+                cand = (rd, D.xtr_cols(rd, 0.0, ws), None)
+                g_ws, _, _, xd = _gap(D, w, r_true, xtr_ws, lam, mu, (cand,))
+                if xd is cand[1] and g_ws < best_dual_gap:
+                    r_dual, best_dual_gap = rd, g_ws
             if g_ws <= inner_tol:
                 break
     if state is not None:
-        state.update(r=r, c=c, xtr=xtr_raw if xtr_raw is not None else D.xtr(r, c[0]))
+        if xtr_raw is None:
+            xtr_raw = xtr_of(r) if lazy is not None else D.xtr(r, c[0])
+        state.update(r=r, c=c, xtr=xtr_raw)
     return gap, primal, epochs, converged, history
 
 
@@ -260,15 +366,18 @@ class _Anderson:
 
     Every ``K + 1`` epochs the last iterates are combined with the weights that
     minimise the norm of the combined differences; the extrapolated point is
-    kept only when it lowers the primal objective.
+    kept only when it lowers the primal objective.  Its residual is kept as a
+    candidate dual point in any case (``r_dual``, celer's dual extrapolation).
     """
 
     K = 5
+    REG = 1e-10
 
     def __init__(self, D, ws, lam, mu):
         self.D, self.ws, self.lam, self.mu = D, ws, lam, mu
         self.snaps: list = []
         self.Xws = None
+        self.r_dual = None
 
     def _primal(self, w_ws, r_true):
         rr = float(r_true @ r_true)
@@ -276,7 +385,7 @@ class _Anderson:
                 + 0.5 * self.mu * float(w_ws @ w_ws))
 
     def push(self, w, r, c):
-        self.snaps.append(w[self.ws].copy())
+        self.snaps.append(w[self.ws])
         if len(self.snaps) < self.K + 1:
             return
         W = np.array(self.snaps)
@@ -287,24 +396,31 @@ class _Anderson:
         if nrm == 0:
             return
         try:
-            z = np.linalg.solve(M / nrm + 1e-12 * np.eye(self.K), np.ones(self.K))
+            z = np.linalg.solve(M / nrm + self.REG * np.eye(self.K), np.ones(self.K))
         except np.linalg.LinAlgError:
             return
         if not np.all(np.isfinite(z)) or z.sum() == 0:
             return
         cw = z / z.sum()
         w_acc = cw @ W[1:]
+        cur = W[-1]
+        # keep the signs of the last iterate (coordinates that would cross zero stay at 0):
+        # near-collinear differences give large weights, and unprojected extrapolations
+        # across the kinks of |w| are rejected nearly always on ill-conditioned designs
+        w_acc[np.sign(w_acc) != np.sign(cur)] = 0.0
         D = self.D
         if self.Xws is None:
             self.Xws = D.X[:, self.ws]
         r_acc = D.y - self.Xws @ w_acc
         c_acc = float(D.offsets[self.ws] @ w_acc) if D.sparse else 0.0
-        cur = W[-1]
         r_cur = r + c[0] if D.sparse else r
-        if self._primal(w_acc, r_acc + c_acc) < self._primal(cur, r_cur):
+        r_acc_true = r_acc + c_acc if D.sparse else r_acc
+        if self._primal(w_acc, r_acc_true) < self._primal(cur, r_cur):
             w[self.ws] = w_acc
             r[:] = r_acc
             c[0] = c_acc
+        else:
+            self.r_dual = r_acc_true
 
 
 def _check_alpha(alpha, name="alpha"):
@@ -324,49 +440,39 @@ def _is_gpu(X, y):
     return get_backend(X, y).name == "cupy"
 
 
-def _gpu_enet(X, y, alpha, l1_ratio, fit_intercept, tol, maxiter, coef_init):
-    """CuPy path: FISTA with restart on the same objective, stopped on the duality gap."""
-    from ._operators import ElasticNet
-    from ._pgd import LeastSquares, proximal_gradient
+def _check_solver(solver, X, y):
+    """``"cd"`` (NumPy/SciPy, Numba) or ``"fista"`` (any array module); None picks."""
+    gpu = _is_gpu(X, y)
+    if solver is None:
+        return "fista" if gpu else "cd"
+    if solver not in ("cd", "fista"):
+        raise ValueError(f"solver must be 'cd', 'fista' or None, got {solver!r}")
+    if solver == "cd" and gpu:
+        raise ValueError("solver='cd' runs on the CPU only; use solver='fista' (or None) "
+                         "for CuPy inputs")
+    return solver
 
-    bk = get_backend(X, y)
-    xp = bk.xp
-    n, p = X.shape
-    y = bk.asarray(y)
-    if fit_intercept:
-        x_mean = X.mean(axis=0).ravel()
-        y_mean = y.mean()
-        Xc = X - x_mean
-        yc = y - y_mean
-    else:
-        Xc, yc, x_mean, y_mean = X, y, xp.zeros(p, dtype=y.dtype), 0.0
-    f = LeastSquares(Xc, yc, scale=1.0 / n)
-    g = ElasticNet(alpha, l1_ratio)
-    tol_abs = tol * float((yc @ yc).item()) / n
-    state = {"gap": float("inf"), "it": 0}
 
-    def cb(xk):
-        state["it"] += 1
-        if state["it"] % 10:
-            return False
-        state["gap"] = f.duality_gap(xk, g)
-        return state["gap"] <= tol_abs
+def _fista_enet(X, y, alpha, l1_ratio, fit_intercept, tol, maxiter, coef_init):
+    """One fit by FISTA with restart on any array module, stopped on the duality gap."""
+    from ._lasso_fista import fista_fit
 
-    x0 = xp.zeros(p, dtype=y.dtype) if coef_init is None else bk.asarray(coef_init)
-    res = proximal_gradient(f, g, x0, tol=0.0, maxiter=maxiter, callback=cb)
-    gap = f.duality_gap(res.x, g)
-    intercept = float((y_mean - x_mean @ res.x).item()) if fit_intercept else 0.0
-    conv = gap <= tol_abs
+    P, _, coefs, gaps, iters, conv, inter, objs, hist = fista_fit(
+        X, y, [alpha], l1_ratio, fit_intercept, tol, maxiter, coef_init)
+    ok = bool(conv[0])
     return OptimizeResult(
-        x=res.x, info=0 if conv else res.niter, converged=conv, niter=res.niter,
-        objective=res.objective, n_grad=res.n_grad, certificate=gap, duality_gap=gap,
-        message="converged: duality gap <= tol * ||y||^2 / n" if conv else res.message,
-        history=res.history, extra={"intercept": intercept, "solver": "fista"},
+        x=P.bk.to_output(coefs[:, 0]), info=0 if ok else int(iters[0]), converged=ok,
+        niter=int(iters[0]), objective=objs[:1], n_grad=int(iters[0]),
+        certificate=float(gaps[0]), duality_gap=float(gaps[0]),
+        message=("converged: duality gap <= tol * ||y||^2 / n" if ok else
+                 f"maximum number of iterations ({maxiter}) reached with gap {gaps[0]:.3g}"),
+        history={"gaps": hist[0]},
+        extra={"intercept": float(inter[0]), "solver": "fista"},
     )
 
 
 def elastic_net(X, y, alpha=1.0, l1_ratio=0.5, *, fit_intercept=True, tol=1e-4, maxiter=1000,
-                coef_init=None, screening=True, working_set=True, p0=10):
+                coef_init=None, screening=True, working_set=True, p0=10, solver=None):
     """Elastic net by coordinate descent (scikit-learn's objective and duality-gap test).
 
     Minimises ``1/(2 n) ||y - X w - b||^2 + alpha*l1_ratio*||w||_1
@@ -399,6 +505,10 @@ def elastic_net(X, y, alpha=1.0, l1_ratio=0.5, *, fit_intercept=True, tol=1e-4, 
         Solve on a growing working set, checking the gap on the full problem.
     p0 : int, optional
         First working-set size.
+    solver : {None, "cd", "fista"}, optional
+        Coordinate descent (Numba, CPU) or FISTA with adaptive restart on any array
+        module (``maxiter`` then counts gradient steps); None: "cd" for NumPy/SciPy
+        inputs, "fista" for CuPy.
 
     Returns
     -------
@@ -421,8 +531,8 @@ def elastic_net(X, y, alpha=1.0, l1_ratio=0.5, *, fit_intercept=True, tol=1e-4, 
     l1_ratio = _check_l1(l1_ratio)
     tol = check_nonneg("tol", tol)
     maxiter = check_maxiter(maxiter, 1000)
-    if _is_gpu(X, y):
-        return _gpu_enet(X, y, alpha, l1_ratio, fit_intercept, tol, maxiter, coef_init)
+    if _check_solver(solver, X, y) == "fista":
+        return _fista_enet(X, y, alpha, l1_ratio, fit_intercept, tol, maxiter, coef_init)
     D = _Design(X, y, fit_intercept)
     return _fit_one(D, alpha, l1_ratio, tol, maxiter, coef_init, screening, working_set, p0)
 
@@ -458,7 +568,7 @@ def _fit_one(D, alpha, l1_ratio, tol, maxiter, coef_init, screening, working_set
 
 
 def lasso(X, y, alpha=1.0, *, fit_intercept=True, tol=1e-4, maxiter=1000, coef_init=None,
-          screening=True, working_set=True, p0=10):
+          screening=True, working_set=True, p0=10, solver=None):
     """Lasso by coordinate descent: ``1/(2 n)||y - Xw - b||^2 + alpha ||w||_1``.
 
     The same objective, intercept handling and duality-gap stopping rule as
@@ -486,6 +596,8 @@ def lasso(X, y, alpha=1.0, *, fit_intercept=True, tol=1e-4, maxiter=1000, coef_i
         Gap-safe screening and working sets (default on).
     p0 : int, optional
         First working-set size.
+    solver : {None, "cd", "fista"}, optional
+        See :func:`elastic_net`.
 
     Returns
     -------
@@ -503,11 +615,13 @@ def lasso(X, y, alpha=1.0, *, fit_intercept=True, tol=1e-4, maxiter=1000, coef_i
     (0, 1)
     """
     return elastic_net(X, y, alpha, 1.0, fit_intercept=fit_intercept, tol=tol, maxiter=maxiter,
-                       coef_init=coef_init, screening=screening, working_set=working_set, p0=p0)
+                       coef_init=coef_init, screening=screening, working_set=working_set, p0=p0,
+                       solver=solver)
 
 
 def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, fit_intercept=False,
-              tol=1e-4, maxiter=1000, screening=True, working_set=True, p0=10, progress=False):
+              tol=1e-4, maxiter=1000, screening=True, working_set=True, p0=10, progress=False,
+              solver=None):
     """Elastic-net regularization path with warm starts (scikit-learn's ``enet_path`` layout).
 
     Parameters
@@ -536,6 +650,11 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, fit_in
         First working-set size.
     progress : bool, optional
         Show a tqdm progress bar (if tqdm is installed).
+    solver : {None, "cd", "fista"}, optional
+        Coordinate descent with screening and working sets (Numba, CPU) or
+        warm-started FISTA with adaptive restart on any array module (CuPy included;
+        ``maxiter`` then counts gradient steps per alpha, and ``coefs`` lives on the
+        inputs' device).  None: "cd" for NumPy/SciPy inputs, "fista" for CuPy.
 
     Returns
     -------
@@ -558,20 +677,27 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, fit_in
         raise ValueError("l1_ratio must be > 0 for a path (alpha_max is infinite for ridge)")
     tol = check_nonneg("tol", tol)
     maxiter = check_maxiter(maxiter, 1000)
-    if _is_gpu(X, y):
-        raise NotImplementedError(
-            "enet_path runs on the CPU; for CuPy inputs call elastic_net per alpha")
+    solver = _check_solver(solver, X, y)
+    if alphas is not None:
+        alphas = np.sort(np.asarray(alphas, dtype=np.float64).ravel())[::-1]
+        if np.any(alphas < 0):
+            raise ValueError("alphas must be >= 0")
+    else:
+        eps = check_nonneg("eps", eps, strict=True)
+    if solver == "fista":
+        from ._lasso_fista import fista_fit
+
+        P, alphas, coefs, gaps, iters, conv, inter, _, _ = fista_fit(
+            X, y, alphas, l1_ratio, fit_intercept, tol, maxiter,
+            alpha_grid=None if alphas is not None else (eps, n_alphas))
+        return PathResult(alphas=alphas, coefs=P.bk.to_output(coefs), dual_gaps=gaps,
+                          n_iters=iters, converged=conv, intercepts=inter)
     D = _Design(X, y, fit_intercept)
     if alphas is None:
-        eps = check_nonneg("eps", eps, strict=True)
         alpha_max = float(np.abs(D.xtr(D.y, 0.0)).max()) / (D.n * l1_ratio)
         if alpha_max == 0:
             alpha_max = np.finfo(float).resolution
         alphas = alpha_max * np.logspace(0, np.log10(eps), int(n_alphas))
-    else:
-        alphas = np.sort(np.asarray(alphas, dtype=np.float64).ravel())[::-1]
-        if np.any(alphas < 0):
-            raise ValueError("alphas must be >= 0")
     k = len(alphas)
     coefs = np.zeros((D.p, k), dtype=D.in_dtype)
     gaps = np.zeros(k)
@@ -602,7 +728,8 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, fit_in
 
 
 def lasso_path(X, y, *, eps=1e-3, n_alphas=100, alphas=None, fit_intercept=False, tol=1e-4,
-               maxiter=1000, screening=True, working_set=True, p0=10, progress=False):
+               maxiter=1000, screening=True, working_set=True, p0=10, progress=False,
+               solver=None):
     """Lasso regularization path (scikit-learn's ``lasso_path`` objective, layout and tolerance).
 
     Parameters
@@ -629,6 +756,8 @@ def lasso_path(X, y, *, eps=1e-3, n_alphas=100, alphas=None, fit_intercept=False
         First working-set size.
     progress : bool, optional
         tqdm progress bar.
+    solver : {None, "cd", "fista"}, optional
+        See :func:`enet_path` (None: "cd" on NumPy/SciPy, "fista" on CuPy).
 
     Returns
     -------
@@ -647,4 +776,4 @@ def lasso_path(X, y, *, eps=1e-3, n_alphas=100, alphas=None, fit_intercept=False
     """
     return enet_path(X, y, l1_ratio=1.0, eps=eps, n_alphas=n_alphas, alphas=alphas,
                      fit_intercept=fit_intercept, tol=tol, maxiter=maxiter, screening=screening,
-                     working_set=working_set, p0=p0, progress=progress)
+                     working_set=working_set, p0=p0, progress=progress, solver=solver)
