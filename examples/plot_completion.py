@@ -55,7 +55,7 @@ def main(argv=None):
                                     maxiter=15, validation=val, rng=0),
         # softimpute and scaled_gd have no bias terms: give them centred ratings
         "softimpute": lambda: softimpute((r[~test], c[~test], v[~test] - mean), shape=shape,
-                                         lam=None, rank_max=20, maxiter=40, tol=1e-4,
+                                         lam=None, rank_max=20, maxiter=40, tol=1e-4, early_stop=3,
                                          validation=(r[test], c[test], v[test] - mean), rng=0),
         "scaled_gd": lambda: scaled_gd((r[~test], c[~test], v[~test] - mean), 2, shape=shape,
                                        damping=1.0, step=0.3, maxiter=40, tol=1e-5,

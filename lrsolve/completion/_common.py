@@ -153,6 +153,8 @@ def train_residual(obs, U, V, offset=0.0, row_bias=None, col_bias=None, out=None
 def rms(xp, r):
     if r.shape[0] == 0:
         return float("nan")
+    if r.dtype == np.float64:
+        return float(np.sqrt(float(r @ r) / r.shape[0]))  # no temporary
     return float(xp.sqrt(xp.mean(xp.square(r.astype(np.float64)))))
 
 

@@ -131,9 +131,9 @@ class SensingOperator:
         return cls.from_matrices(mats)
 
 
-def scaled_gd(obs, rank, *, measurements=None, shape=None, damping=None, step=0.5, init="svd",
-              init_scale=1e-3, maxiter=500, tol=1e-7, rng=None, validation=None, callback=None,
-              progress=None):
+def scaled_gd(obs, rank, *, measurements=None, shape=None, damping=None, step=0.5,
+              init="incremental", init_scale=1e-3, maxiter=500, tol=1e-7, rng=None, validation=None,
+              callback=None, progress=None):
     """Low-rank completion or matrix sensing by ScaledGD(lambda) (Xu, Shen, Ma, Chi et al.).
 
     Gradient descent on the factors of ``X ~ L R^T`` with the damped
@@ -166,10 +166,22 @@ def scaled_gd(obs, rank, *, measurements=None, shape=None, damping=None, step=0.
         initial estimate (``0`` is the undamped ScaledGD).
     step : float
         Step size ``eta`` (0.5 is the paper's choice).
-    init : {"svd", "random"}
-        Spectral initialisation, or small random factors of size
-        ``init_scale`` relative to the spectral norm (the overparameterized
-        regime of ScaledGD(lambda)).
+    init : {"incremental", "svd", "random"}
+        ``"svd"``: the spectral initialisation, the top-``rank`` SVD of the
+        rescaled observations ``P_Omega(X) / p`` (sensing: of ``A^*(y)``).
+        ``"incremental"`` (default): the spectral initialisation in stages
+        (deflation): start with the components of ``P_Omega(X) / p`` that
+        stand clear of its sampling noise, run ScaledGD on them until the
+        training error levels off, then add the leading components of the
+        rescaled *residual* ``P_Omega(X - L R^T) / p``, and so on up to
+        ``rank``.  The sampling noise of the residual scales with the residual,
+        so small singular values are found once the large ones are fitted;
+        with ``"svd"`` a singular value far below ``sigma_1`` (condition number
+        ~100) drowns in the noise of ``P_Omega(X) / p`` and gradient descent
+        can stall at a spurious point.  On well-conditioned data it adds every
+        component at once and equals ``"svd"``.  ``"random"``: small random
+        factors of size ``init_scale`` relative to the spectral norm (the
+        overparameterized regime of ScaledGD(lambda)).
     init_scale : float
         Size of the random initialisation.
     maxiter : int
@@ -244,50 +256,76 @@ def scaled_gd(obs, rank, *, measurements=None, shape=None, damping=None, step=0.
     step = C.check_nonneg("step", step)
     maxiter = C.check_int("maxiter", maxiter)
     tol = C.check_nonneg("tol", tol)
-    C.check_choice("init", init, ("svd", "random"))
+    C.check_choice("init", init, ("incremental", "svd", "random"))
     init_scale = C.check_nonneg("init_scale", init_scale)
     val = None if sensing else C.validation_set(validation, (m, n), bk, dt)
     gen = C.make_rng(rng)
 
     if sensing:
-        Y0 = op.adjoint(y)
-        Uf, sf, Vtf = xp.linalg.svd(Y0, full_matrices=False)
-        s_all, Us, Vs = sf[:k], Uf[:, :k], Vtf[:k].T
         scale = C.rms(xp, y)
         p = 1.0
     else:
         p = o.nnz / (m * n)
-        Us, Vs, s_all = None, None, None
         scale = C.rms(xp, o.row_vals)
-    if init == "svd":
-        if not sensing:
-            L, R, s_all = C.spectral_init(o, k, gen)
-        else:
-            r = xp.sqrt(s_all)
-            L, R = (Us * r).astype(dt), (Vs * r).astype(dt)
-    else:
-        if s_all is None:
-            _, _, s_all = C.spectral_init(o, 1, gen)
-        a = np.sqrt(float(s_all[0])) * init_scale
-        L = C.randn(bk, gen, (m, k), dt) * dt.type(a)
-        R = C.randn(bk, gen, (n, k), dt) * dt.type(a)
-    sigma1 = float(s_all[0])
-    damping = 1e-3 * sigma1 if damping is None else C.check_nonneg("damping", damping)
-    eye = xp.eye(k, dtype=dt)
     resid = None if sensing else xp.empty(o.nnz, dtype=dt)
 
     def residual(L, R):
+        """``(y - A(L R^T)`` or ``vals - (L R^T)_Omega``, its RMS)."""
         if sensing:
-            e = op(L @ R.T) - y
+            e = y - op(L @ R.T)
             return e, C.rms(xp, e)
         C.train_residual(o, L, R, out=resid)  # vals - L R^T
         return resid, C.rms(xp, resid)
+
+    def leading(e, count):
+        """Leading singular triplets of ``A^*(e)`` or ``P_Omega(e) / p`` (and a noise level)."""
+        if sensing:
+            Uf, sf, Vtf = xp.linalg.svd(op.adjoint(e), full_matrices=False)
+            return Uf[:, :count], sf, Vtf[:count].T
+        S = o.to_sparse(e * dt.type(1.0 / p))
+        ST = S.T
+        ell = min(count + 8, min(m, n))
+        U_, s_, V_ = C.randomized_svd(lambda X: S @ X, lambda Y: ST @ Y, (m, n), ell, xp, dt,
+                                      gen, bk, n_iter=2, oversample=0)
+        return U_[:, :count], s_, V_[:, :count]
+
+    def grow(L, R, e):
+        """Append the components of the rescaled residual that stand out of its noise."""
+        ka = L.shape[1]
+        Ue, se, Ve = leading(e, k - ka)
+        sh = bk.to_host(se).astype(np.float64)
+        noise = sh[k - ka] if sh.shape[0] > k - ka else 0.0
+        add = max(1, int(np.sum(sh[: k - ka] > 2.0 * noise)))
+        r = xp.sqrt(se[:add]).astype(dt)
+        L = xp.concatenate([L, (Ue[:, :add] * r).astype(dt)], axis=1)
+        R = xp.concatenate([R, (Ve[:, :add] * r).astype(dt)], axis=1)
+        return L, R, float(sh[0])
+
+    if init == "svd":
+        e0 = y if sensing else o.row_vals
+        Ue, se, Ve = leading(e0, k)
+        r = xp.sqrt(se[:k]).astype(dt)
+        L, R = (Ue * r).astype(dt), (Ve * r).astype(dt)
+        sigma1 = float(se[0])
+    elif init == "incremental":
+        L, R, sigma1 = grow(xp.zeros((m, 0), dtype=dt), xp.zeros((n, 0), dtype=dt),
+                            y if sensing else o.row_vals)
+    else:
+        _, se, _ = leading(y if sensing else o.row_vals, 1)
+        sigma1 = float(se[0])
+        a = np.sqrt(sigma1) * init_scale
+        L = C.randn(bk, gen, (m, k), dt) * dt.type(a)
+        R = C.randn(bk, gen, (n, k), dt) * dt.type(a)
+    damping = 1e-3 * sigma1 if damping is None else C.check_nonneg("damping", damping)
 
     hist = {"train_rmse": [], "val_rmse": [], "time": []}
     bar = C.Progress(progress, maxiter, "scaled_gd")
 
     def result(L, R, it, conv, msg):
         h = {key: np.asarray(v, dtype=np.float64) for key, v in hist.items()}
+        if L.shape[1] < k:  # stopped before every stage was added: pad with zero factors
+            L = xp.concatenate([L, xp.zeros((m, k - L.shape[1]), dtype=dt)], axis=1)
+            R = xp.concatenate([R, xp.zeros((n, k - R.shape[1]), dtype=dt)], axis=1)
         return CompletionResult(U=bk.to_output(L), V=bk.to_output(R), n_iter=it, converged=conv,
                                 message=msg, history=h, shape=(m, n))
 
@@ -295,24 +333,28 @@ def scaled_gd(obs, rank, *, measurements=None, shape=None, damping=None, step=0.
     converged = False
     message = f"reached maxiter={maxiter} iterations"
     it = 0
+    stage_it = 0
     limit = C.small_blas(bk)
     limit.__enter__()
     try:
         for it in range(1, maxiter + 1):
             t0 = time.perf_counter()
+            ka = L.shape[1]
+            eye = xp.eye(ka, dtype=dt)
             if sensing:
-                G = op.adjoint(e)  # gradient of f with respect to L R^T
+                G = op.adjoint(e)  # minus the gradient of f with respect to L R^T
                 GL = G @ R
                 GR = G.T @ L
             else:
-                S = o.to_sparse(e * dt.type(-1.0 / p))  # P_Omega(L R^T - X) / p
+                S = o.to_sparse(e * dt.type(1.0 / p))  # P_Omega(X - L R^T) / p
                 GL = S @ R
                 GR = S.T @ L
             PL = R.T @ R + dt.type(damping) * eye
             PR = L.T @ L + dt.type(damping) * eye
-            L = L - dt.type(step) * xp.linalg.solve(PL, GL.T).T
-            R = R - dt.type(step) * xp.linalg.solve(PR, GR.T).T
+            L = L + dt.type(step) * xp.linalg.solve(PL, GL.T).T
+            R = R + dt.type(step) * xp.linalg.solve(PR, GR.T).T
             e, tr = residual(L, R)
+            stage_it += 1
             bk.synchronize()
             hist["time"].append(time.perf_counter() - t0)
             hist["train_rmse"].append(tr)
@@ -324,7 +366,19 @@ def scaled_gd(obs, rank, *, measurements=None, shape=None, damping=None, step=0.
             if not np.isfinite(tr):
                 message = f"non-finite residual at iteration {it}: lower step"
                 break
-            if tr <= tol * scale or abs(prev - tr) <= tol * prev:
+            if tr <= tol * scale:
+                converged = True
+                message = f"training RMSE converged (tol={tol:g}) after {it} iterations"
+                break
+            if L.shape[1] < k:
+                # a stage ends when the error levels off: the fitted components have converged
+                # (ScaledGD's rate does not depend on their condition number) and what remains
+                # is the part of the target that the next components must explain
+                if prev - tr <= 0.02 * prev or stage_it >= 200:
+                    L, R, _ = grow(L, R, e)
+                    e, tr = residual(L, R)
+                    stage_it = 0
+            elif abs(prev - tr) <= tol * prev:
                 converged = True
                 message = f"training RMSE converged (tol={tol:g}) after {it} iterations"
                 break

@@ -16,22 +16,22 @@ __all__ = ["softimpute"]
 
 def _frob2(xp, U, s, V):
     """``||U diag(s) V^T||_F^2`` from the factors."""
-    if s.shape[0] == 0:
-        return 0.0
-    G = (U.T @ U) * (V.T @ V)
-    return float(s @ G @ s)
+    return _inner(xp, U, s, V, U, s, V)
 
 
 def _inner(xp, U1, s1, V1, U2, s2, V2):
     """``<U1 diag(s1) V1^T, U2 diag(s2) V2^T>_F`` from the factors."""
     if s1.shape[0] == 0 or s2.shape[0] == 0:
         return 0.0
-    G = (U1.T @ U2) * (V1.T @ V2)
-    return float(s1 @ G @ s2)
+    # in float64: the relative change is a difference of such terms (cancellation)
+    f = np.float64
+    G = (U1.astype(f).T @ U2.astype(f)) * (V1.astype(f).T @ V2.astype(f))
+    return float(s1.astype(f) @ G @ s2.astype(f))
 
 
-def softimpute(obs, *, lam=None, rank_max=None, shape=None, maxiter=100, tol=1e-4, n_power=1,
-               rng=None, validation=None, callback=None, progress=None):
+def softimpute(obs, *, lam=None, rank_max=None, shape=None, maxiter=100, tol=1e-4, n_power=0,
+               accelerate=True, rng=None, validation=None, early_stop=None, callback=None,
+               progress=None):
     """Nuclear-norm regularized completion by SoftImpute (Mazumder, Hastie, Tibshirani 2010).
 
     Iterates ``Z <- SVT_lam(P_Omega(X) + P_Omega^perp(Z))`` (singular value
@@ -59,12 +59,32 @@ def softimpute(obs, *, lam=None, rank_max=None, shape=None, maxiter=100, tol=1e-
     tol : float
         Stop when ``||Z_new - Z_old||_F / ||Z_old||_F < tol``.
     n_power : int
-        Power iterations of the range finder per iteration (0 is enough once
-        the warm start has settled; 1 by default).
+        Power iterations of the range finder per iteration.  The range finder
+        is warm-started with the previous right singular vectors, so the
+        default 0 (one product with the filled matrix and one with its
+        transpose per iteration) is enough; the first iteration, without a
+        warm start, uses at least 2.
+    accelerate : bool
+        Nesterov momentum with adaptive restart (the accelerated proximal
+        gradient method of Beck-Teboulle / O'Donoghue-Candes; "AIS-Impute" of
+        Yao and Kwok): threshold ``P_Omega(X - Y) + Y`` at the extrapolated
+        point ``Y = Z_k + theta_k (Z_k - Z_{k-1})`` instead of at ``Z_k``, and
+        restart the momentum whenever the objective
+        ``||P_Omega(X - Z)||^2 / 2 + lam ||Z||_*`` increases.  Same fixed
+        point, far fewer iterations at low sampling rates (plain SoftImpute
+        contracts the error on the missing entries only by about ``1 - p``
+        per iteration).  ``Y`` stays sparse-plus-low-rank (rank at most
+        ``2 rank_max``), so an iteration costs the same.  ``False`` gives
+        the textbook iteration.
     rng : int or numpy.random.Generator, optional
         Seed of the range finder.
     validation : tuple or Observations, optional
         Held-out entries whose RMSE is recorded after each iteration.
+    early_stop : int, optional
+        With ``validation``: stop once the validation RMSE has not improved
+        for this many iterations and return the best iterate (as
+        :func:`altmin` does).  Default ``None``: run to the solution of the
+        nuclear-norm problem (which, for a small ``lam``, can fit the noise).
     callback : callable, optional
         ``callback(result)`` after every iteration.
     progress : bool, optional
@@ -107,6 +127,9 @@ def softimpute(obs, *, lam=None, rank_max=None, shape=None, maxiter=100, tol=1e-
     maxiter = C.check_int("maxiter", maxiter)
     tol = C.check_nonneg("tol", tol)
     n_power = C.check_int("n_power", n_power, 0)
+    accelerate = bool(accelerate)
+    if early_stop is not None:
+        early_stop = C.check_int("early_stop", early_stop)
     val = C.validation_set(validation, o.shape, bk, dt)
     gen = C.make_rng(rng)
     if lam is None:
@@ -137,20 +160,41 @@ def softimpute(obs, *, lam=None, rank_max=None, shape=None, maxiter=100, tol=1e-
     converged = False
     message = f"reached maxiter={maxiter} iterations"
     it = 0
+    # momentum state: the previous iterate (factors, residual) and the FISTA sequence t_k
+    t_k = 1.0
+    Up, sp, Vp, resid_p = U, s, V, resid
+    obj_prev = np.inf
+    best, best_val, since_best = None, np.inf, 0
     limit = C.small_blas(bk)
     limit.__enter__()
     try:
         for it in range(1, maxiter + 1):
             t0 = time.perf_counter()
-            # the sparse residual P_Omega(X - Z) in CSR order (threaded Numba products on the CPU)
-            def matmat(W, U=U, s=s, V=V):
-                return spmm(o.row_ptr, o.row_idx, resid, W) + U @ (s[:, None] * (V.T @ W))
+            theta = 0.0
+            if accelerate and it > 1:
+                t_next = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t_k * t_k))
+                theta = (t_k - 1.0) / t_next
+                t_k = t_next
+            if theta > 0.0:
+                # Y = (1 + theta) Z_k - theta Z_{k-1}: residual and factors are linear in Z
+                th = dt.type(theta)
+                ry = resid * (1 + th)
+                ry -= th * resid_p
+                Uy = xp.concatenate([U * (s * (1 + th)), Up * (sp * -th)], axis=1)
+                Vy = xp.concatenate([V, Vp], axis=1)
+            else:
+                ry, Uy, Vy = resid, U * s, V
 
-            def rmatmat(Y, U=U, s=s, V=V):
-                return spmm_t(o.row_ptr, o.row_idx, resid, Y, n) + V @ (s[:, None] * (U.T @ Y))
+            # the filled-in matrix P_Omega(X - Y) + Y, never formed (threaded Numba products)
+            def matmat(W, ry=ry, Uy=Uy, Vy=Vy):
+                return spmm(o.row_ptr, o.row_idx, ry, W) + Uy @ (Vy.T @ W)
+
+            def rmatmat(Y, ry=ry, Uy=Uy, Vy=Vy):
+                return spmm_t(o.row_ptr, o.row_idx, ry, Y, n) + Vy @ (Uy.T @ Y)
 
             Un, sn, Vn = C.randomized_svd(matmat, rmatmat, o.shape, rank_max, xp, dt, gen, bk,
-                                          n_iter=n_power, start=V)
+                                          n_iter=n_power if it > 1 else max(n_power, 2),
+                                          start=V)
             sn = sn - dt.type(lam)
             keep = int((sn > 0).sum())
             Un = xp.ascontiguousarray(Un[:, :keep])
@@ -159,9 +203,16 @@ def softimpute(obs, *, lam=None, rank_max=None, shape=None, maxiter=100, tol=1e-
             old2 = _frob2(xp, U, s, V)
             new2 = _frob2(xp, Un, sn, Vn)
             diff2 = max(old2 + new2 - 2 * _inner(xp, U, s, V, Un, sn, Vn), 0.0)
+            Up, sp, Vp, resid_p = U, s, V, resid
             U, s, V = Un, sn, Vn
-            C.train_residual(o, U * s, V, out=resid)
+            resid = C.train_residual(o, U * s, V, out=xp.empty_like(resid_p) if accelerate
+                                     else resid)
             tr = C.rms(xp, resid)
+            if accelerate:
+                obj = 0.5 * tr * tr * o.nnz + lam * float(s.sum())
+                if obj > obj_prev:  # adaptive restart: drop the momentum
+                    t_k = 1.0
+                obj_prev = obj
             bk.synchronize()
             hist["time"].append(time.perf_counter() - t0)
             hist["train_rmse"].append(tr)
@@ -170,6 +221,17 @@ def softimpute(obs, *, lam=None, rank_max=None, shape=None, maxiter=100, tol=1e-
             bar.update(train=tr, rank=keep)
             if callback is not None:
                 callback(result(U, s, V, it, False, "running"))
+            if val is not None and early_stop is not None:
+                if vr < best_val:
+                    best, best_val, since_best = (U, s, V, it), vr, 0
+                else:
+                    since_best += 1
+                    if since_best >= early_stop:
+                        U, s, V, b_it = best
+                        converged = True
+                        message = (f"validation RMSE stopped improving: best {best_val:.6g} at "
+                                   f"iteration {b_it}, stopped after iteration {it}")
+                        break
             if old2 > 0 and np.sqrt(diff2 / old2) < tol:
                 converged = True
                 message = f"relative change below tol={tol:g} after {it} iterations (rank {keep})"
