@@ -258,6 +258,67 @@ def test_spm_float32_and_given_rank(rng):
     assert np.allclose(res.to_tensor(), X, atol=1e-3)
 
 
+def _planted4(rng, n, R, dtype=np.float64):
+    A = rng.standard_normal((n, R))
+    A /= np.linalg.norm(A, axis=0)
+    lam = rng.uniform(1.0, 2.0, R)
+    K = (A[:, None, :] * A[None, :, :]).reshape(n * n, R)
+    return A, lam, ((K * lam) @ K.T).reshape(n, n, n, n).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_spm_batched_many_components(rng, dtype):
+    """R = n^2 / 3 components (the paper's order-4 timing setting) recovered in batches."""
+    n, R = 12, 48
+    A, lam, X = _planted4(rng, n, R, dtype)
+    res = sel.spm(X, rng=3)
+    assert res.rank == R and res.factors.dtype == dtype
+    C = A.T @ res.factors.astype(np.float64)
+    j = np.argmax(np.abs(C), axis=1)
+    assert sorted(j.tolist()) == list(range(R))  # every planted component, once
+    tol = 1e-8 if dtype == np.float64 else 2e-3
+    assert np.abs(np.abs(res.factors[:, j]) - np.abs(A)).max() < tol
+    np.testing.assert_allclose(res.weights[j], lam, rtol=tol)
+    assert res.rel_error < (1e-10 if dtype == np.float64 else 1e-3)
+    assert res.extra["power_steps"] < res.n_iter.sum()  # starting points ran in batches
+
+
+@pytest.mark.parametrize("batch,extrapolate", [(1, False), (4, True), (64, False)])
+def test_spm_batch_and_extrapolation_agree(rng, batch, extrapolate):
+    n, R = 7, 10
+    A, lam, X = _planted4(rng, n, R)
+    res = sel.spm(X, batch=batch, extrapolate=extrapolate, rng=0)
+    C = np.abs(A.T @ res.factors)
+    assert res.converged and 1 - C.max(axis=1).min() < 1e-12
+    assert res.rel_error < 1e-10
+    np.testing.assert_allclose(np.sort(res.weights), np.sort(lam), rtol=1e-9)
+
+
+def test_spm_noisy_tensor(rng):
+    """Noise: no start reaches ||P x^{(x) 2}||^2 >= 1 - 0.01/sqrt(n) exactly; the components
+    are still found to the noise level and the error is the noise level."""
+    n, R, noise = 10, 20, 1e-2
+    A, lam, X = _planted4(rng, n, R)
+    E = rng.standard_normal(X.shape)
+    E = sum(E.transpose(p) for p in itertools.permutations(range(4))) / 24
+    Xn = X + noise * np.linalg.norm(X) / np.linalg.norm(E) * E
+    res = sel.spm(Xn, rank=R, rng=0)
+    C = np.abs(A.T @ res.factors).max(axis=1)
+    assert res.rank == R and 1 - C.min() < 1e-3
+    assert noise * 0.5 < res.rel_error < noise * 1.5
+    assert np.linalg.norm(res.to_tensor() - X) / np.linalg.norm(X) < 2 * noise
+
+
+def test_spm_odd_order_many_components(rng):
+    n, R = 9, 8
+    A = rng.standard_normal((n, R))
+    A /= np.linalg.norm(A, axis=0)
+    lam = rng.uniform(1.0, 2.0, R)
+    res = sel.spm(_sym(lam, A, 3), rng=0)
+    C = np.abs(A.T @ res.factors)
+    assert res.rank == R and 1 - C.max(axis=1).min() < 1e-12 and res.rel_error < 1e-10
+
+
 def test_spm_bad_input(rng):
     with pytest.raises(ValueError, match="not symmetric"):
         sel.spm(rng.standard_normal((4, 4, 4)))
@@ -267,6 +328,11 @@ def test_spm_bad_input(rng):
         sel.spm(np.eye(3))
     with pytest.raises(ValueError, match="exceeds"):
         sel.spm(np.ones((3, 3, 3)), rank=10)
+    with pytest.raises(ValueError, match="batch must be an integer"):
+        sel.spm(np.ones((3, 3, 3)), batch=0)
+    a = np.array([0.6, 0.8])
+    with pytest.raises(ValueError, match="rank=2 exceeds the rank 1"):
+        sel.spm(np.einsum("i,j,k,l->ijkl", a, a, a, a), rank=2)
 
 
 # --------------------------------------------------------------------------- CP rank

@@ -57,7 +57,7 @@ class StructureSearch:
 
 
 class SPM:
-    params = [[(4, 12, 40), (4, 20, 133), (3, 30, 30)]]
+    params = [[(4, 12, 40), (4, 20, 133), (4, 30, 300), (3, 30, 30)]]
     param_names = ["order_dim_rank"]
     timeout = 300
 
@@ -72,3 +72,7 @@ class SPM:
 
     def time_spm(self, case):
         sel.spm(self.X, rng=0)
+
+    def track_power_steps(self, case):
+        """Batched power steps (each advances up to ``batch`` starting points)."""
+        return sel.spm(self.X, rng=0).extra["power_steps"]

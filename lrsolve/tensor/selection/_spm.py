@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,10 @@ class SymmetricCPResult:
         Singular values of the flattening (the rank estimate's evidence), decreasing.
     converged : bool
         True when every component met the convergence test.
+    extra : dict
+        Diagnostics: ``numerical_rank``, ``power_steps`` (batched steps), ``point_steps``
+        (starting-point iterations) and the seconds spent in the subspace, the search and
+        the deflations.
     """
 
     weights: Any
@@ -108,6 +113,75 @@ def _kr_power(xp, x, k):
     return out
 
 
+class _Embed:
+    """Coordinates of ``vec(x^{(x) k})``: in the orthonormal basis of the symmetric subspace
+    ``Sym^2`` (``e_i e_i`` and ``(e_i e_j + e_j e_i) / sqrt 2``, dimension ``n(n+1)/2``) for
+    ``k = 2`` -- half the work of the plain Kronecker coordinates -- and plain otherwise."""
+
+    def __init__(self, xp, n, k, dtype):
+        self.n, self.k = n, k
+        if k == 2:
+            i, j = np.triu_indices(n)
+            self.i, self.j = xp.asarray(i), xp.asarray(j)
+            self.w = xp.asarray(np.where(i == j, 1.0, math.sqrt(2.0)), dtype=dtype)
+            self.rows = xp.asarray(i * n + j)
+            self.d = int(i.size)
+        else:
+            self.rows, self.d = None, n ** k
+
+    def __call__(self, xp, x):
+        """(n, B) -> (B, d): the coordinates of each column's k-th tensor power."""
+        if self.k == 2:
+            xt = x.T
+            return xt[:, self.i] * xt[:, self.j] * self.w
+        return _kr_power(xp, x, self.k)
+
+    def restrict(self, M, axis):
+        """Rows (axis 0) or columns (axis 1) of a flattening in these coordinates."""
+        if self.rows is None:
+            return M
+        if axis == 0:
+            return M[self.rows] * self.w[:, None]
+        return M[:, self.rows] * self.w
+
+    def contract(self, xp, Wv, x):
+        """Column b: the tensor with coordinates ``Wv[b]`` contracted with ``x_b^{k-1}``."""
+        B, n = Wv.shape[0], self.n
+        if self.k == 1:
+            return Wv.T
+        if self.k == 2:
+            v = Wv / self.w
+            Wf = xp.zeros((B, n, n), dtype=Wv.dtype)
+            Wf[:, self.i, self.j] = v
+            Wf[:, self.j, self.i] = v
+            return xp.matmul(Wf, x.T[:, :, None])[:, :, 0].T
+        Wv = Wv.reshape(B, n, n ** (self.k - 1))
+        return xp.matmul(Wv, _kr_power(xp, x, self.k - 1)[:, :, None])[:, :, 0].T
+
+
+def _drop_directions(xp, P, *mats):
+    """``M Qc`` for each ``M``, where ``Qc`` is an orthonormal basis of the complement of the
+    orthonormal columns of ``P`` (``p x k``): the Householder QR of ``P`` (on the host, it is
+    small) in compact WY form, ``H = I - V T V^T``, whose last ``p - k`` columns are ``Qc``;
+    ``M Qc = M[:, k:] - ((M V) T) V[k:]^T`` costs ``2 p k`` per row instead of ``p^2``."""
+    Ph = host(xp, P)
+    p, k = Ph.shape
+    h, tau = np.linalg.qr(Ph, mode="raw")
+    V = np.tril(h.T, -1)[:, :k]
+    V[np.arange(k), np.arange(k)] = 1.0
+    T = np.zeros((k, k))
+    for i in range(k):
+        T[i, i] = tau[i]
+        if i:
+            T[:i, i] = -tau[i] * (T[:i, :i] @ (V[:, :i].T @ V[:, i]))
+    out = []
+    for M in mats:
+        Vd = xp.asarray(V, dtype=M.dtype)
+        Td = xp.asarray(T, dtype=M.dtype)
+        out.append(M[:, k:] - ((M @ Vd) @ Td) @ Vd[k:].T)
+    return out
+
+
 def _check_symmetric(xp, X, name="X"):
     n = X.shape[0]
     if any(s != n for s in X.shape):
@@ -127,16 +201,20 @@ def _check_symmetric(xp, X, name="X"):
 
 
 def spm(X, rank=None, *, tol=1e-4, maxiter=5000, ntries=3, conv_tol=None, polish=True,
-        rng=None):
+        batch=64, extrapolate=True, rng=None):
     """Symmetric CP decomposition by the subspace power method (SPM).
 
     Flattens the order-``m`` symmetric tensor into an ``n^ceil(m/2) x n^floor(m/2)`` matrix,
     whose column space is spanned by ``a_r^{(x) ceil(m/2)}``; its numerical rank is the CP
-    rank (so the rank need not be known).  Components are then found one at a time as the
-    maximisers of ``||P (x^{(x) k})||^2`` on the unit sphere (power iterations on the
-    projection ``P`` onto the current subspace, several random starts in one batch), and
-    deflated with a rank-one Wedderburn update of the flattening restricted to the subspace.
-    Works for even and odd orders ``m >= 3`` on NumPy and CuPy arrays.
+    rank (so the rank need not be known).  Components are the maximisers of
+    ``||P (x^{(x) k})||^2`` on the unit sphere, found by power iterations on the projection
+    ``P`` onto the current subspace, and removed with the Wedderburn rank-one deflation of
+    the flattening restricted to the subspace (as in Kileel & Pereira).  Many starting
+    points are iterated together (``batch`` of them: each power step is two matrix-matrix
+    products), every converged one is accepted and deflated, and the subspace basis shrinks
+    as components are removed.  For orders 3 and 4 the flattening is taken in the
+    ``n(n+1)/2`` coordinates of the symmetric matrices, which halves the work.  Works for
+    even and odd orders ``m >= 3`` on NumPy and CuPy arrays.
 
     Parameters
     ----------
@@ -148,14 +226,21 @@ def spm(X, rank=None, *, tol=1e-4, maxiter=5000, ntries=3, conv_tol=None, polish
     tol : float, optional
         Relative singular-value threshold of the rank estimate.
     maxiter : int, optional
-        Maximum power iterations per component.
+        Maximum power iterations for one starting point.
     ntries : int, optional
-        Random starts run together for each component (the best is kept).
+        Minimum number of starting points iterated together, and the number of starts that
+        must converge to non-components (``||P x^{(x) k}||^2 < 1 - 0.01 / sqrt(n)``, e.g. on
+        noisy data) before the best of them is accepted anyway.
     conv_tol : float, optional
-        Stop a power iteration when the iterate moves less than this (default ``1e-13``
-        in float64, ``1e-6`` in float32).
+        A starting point has converged when the iterate moves less than this (default
+        ``1e-13`` in float64, ``1e-6`` in float32).
     polish : bool, optional
         Re-fit the weights by linear least squares at the end.
+    batch : int, optional
+        Largest number of starting points iterated together.
+    extrapolate : bool, optional
+        Aitken extrapolation of the (linearly converging) power iterations once their
+        convergence ratio is steady; about halves the iterations.
     rng : int or numpy.random.Generator, optional
         Seed of the random starts.
 
@@ -190,25 +275,29 @@ def spm(X, rank=None, *, tol=1e-4, maxiter=5000, ntries=3, conv_tol=None, polish
         raise ValueError(f"tol must be a relative threshold in (0, 1), got {tol!r}")
     maxiter = check_int("maxiter", maxiter)
     ntries = check_int("ntries", ntries)
+    batch = check_int("batch", batch)
     gen = make_rng(rng)
     dt = X.dtype
+    f64 = xp.float64
     if conv_tol is None:
         conv_tol = 1e-6 if dt == np.float32 else 1e-13
+    dup_cos = 1 - (1e-3 if dt == np.float32 else 1e-6)
     n, m = X.shape[0], X.ndim
     kc = (m + 1) // 2  # column-space factors (a^{(x) kc} spans the columns)
     kr = m - kc
-    M = X.reshape(n ** kc, n ** kr)
+    ec = _Embed(xp, n, kc, dt)
+    er = ec if kr == kc else _Embed(xp, n, kr, dt)
+    t0 = time.perf_counter()
+    Me = er.restrict(ec.restrict(X.reshape(n ** kc, n ** kr), 0), 1)
     # --- subspace and rank
     if kc == kr:
-        w, U = xp.linalg.eigh(M)
+        w, U = xp.linalg.eigh(Me)
         order = xp.argsort(-xp.abs(w))
         w, U = w[order], U[:, order]
         sv = host(xp, xp.abs(w))
     else:
-        w2, U = xp.linalg.eigh(M @ M.T)
-        order = xp.argsort(-w2)
-        w2, U = w2[order], U[:, order]
-        sv = np.sqrt(np.maximum(host(xp, w2), 0.0))
+        U, w, Vh = xp.linalg.svd(Me, full_matrices=False)
+        sv = host(xp, w)
     if sv[0] <= 0:
         raise ValueError("X is zero; nothing to decompose")
     numrank = int((sv > tol * sv[0]).sum())
@@ -216,104 +305,192 @@ def spm(X, rank=None, *, tol=1e-4, maxiter=5000, ntries=3, conv_tol=None, polish
         R = numrank
     else:
         R = check_int("rank", rank)
-        limit = min(M.shape)
+        limit = min(Me.shape)
         if R > limit:
             raise ValueError(f"rank={R} exceeds the size {limit} of the flattening; SPM recovers "
-                             f"at most n^floor(m/2) = {limit} components")
+                             f"at most {limit} components of an order-{m} tensor of dimension "
+                             f"{n}; pass a smaller rank")
+    floor = 100 * float(np.finfo(dt).eps) * float(sv[0])  # rounding level
+    if float(sv[R - 1]) <= floor:
+        raise ValueError(f"rank={R} exceeds the rank {int((sv > floor).sum())} of the "
+                         "flattening; pass a smaller rank or leave it out")
+    t_sub = time.perf_counter() - t0
     U = U[:, :R]
-    if kc == kr:
-        C = xp.diag(w[:R])
-        Vt = U  # row-space vectors are the same
-    else:
-        s = xp.sqrt(xp.maximum(w2[:R], 0))
-        Vt = (M.T @ U) / s  # n^kr x R, orthonormal right singular vectors
-        C = xp.diag(s)
-    Cd = C.astype(xp.float64)
-    Ginv = xp.linalg.inv(Cd)
-    Pm = xp.zeros((R, 0), dtype=dt)  # removed left directions (orthonormal)
-    Qm = xp.zeros((R, 0), dtype=xp.float64)
-    comps, weights, iters = [], [], []
+    Vt = U if kc == kr else Vh[:R].T  # row-space vectors
+    # inverse of the (deflated, regularised) coefficient matrix: G0 - L K^T, the low-rank
+    # Wedderburn updates folded into G0 every ``flush`` components (one BLAS-3 product)
+    G0 = xp.diag(1.0 / w[:R].astype(f64))
+    flush = 32
+    L = xp.zeros((R, 2 * flush), dtype=f64)
+    K = xp.zeros((R, 2 * flush), dtype=f64)
+    nl = 0
+
+    def gmul(v):  # Ginv @ v
+        return G0 @ v - L[:, :nl] @ (K[:, :nl].T @ v) if nl else G0 @ v
+
+    def gtmul(v):  # Ginv^T @ v
+        return G0.T @ v - K[:, :nl] @ (L[:, :nl].T @ v) if nl else G0.T @ v
+
+    # power-iteration basis: Uc = U Q spans the deflated subspace, minus the Pp directions
+    Uc = U.copy()
+    Q = xp.eye(R, dtype=f64)
+    Pp = xp.zeros((R, 0), dtype=f64)
+    Ppd = Pp.astype(dt)
+    sym = kc == kr
+    # right null directions of the deflated flattening (odd orders; rows)
+    QmT = None if sym else xp.zeros((R, R), dtype=f64)
+    Afound = xp.zeros((n, R), dtype=dt)
+    weights, iters = [], []
     all_conv = True
     ftol = 1e-2 / math.sqrt(n)
-    for j in range(R):
-        x = xp.asarray(gen.standard_normal((n, ntries)), dtype=dt)
-        x /= xp.linalg.norm(x, axis=0)
-        done = False
-        it = 0
-        best_x, _bestF = None, -1.0
-        while it < maxiter:
-            it += 1
-            Z = _kr_power(xp, x, kc)  # B x n^kc
-            c = Z @ U  # B x R
-            if Pm.shape[1]:
-                c = c - (c @ Pm) @ Pm.T
-            F = xp.sum(c * c, axis=1)
-            Wv = c @ U.T  # B x n^kc
-            if kc > 1:
-                Wv = Wv.reshape(ntries, n, n ** (kc - 1))
-                g = xp.einsum("bij,bj->bi", Wv, _kr_power(xp, x, kc - 1)).T
+
+    def starts(k):
+        x0 = xp.asarray(gen.standard_normal((n, k)), dtype=dt)
+        return x0 / xp.linalg.norm(x0, axis=0)
+
+    def nslots(found):
+        return min(batch, max(ntries, R - found))
+
+    x = starts(nslots(0))
+    its = np.zeros(x.shape[1], dtype=np.int64)
+    dprev = np.full(x.shape[1], np.inf)  # last move, last ratio, last extrapolation
+    rprev = np.zeros(x.shape[1])
+    last = np.zeros(x.shape[1], dtype=np.int64)
+    found, nbad, ndup, best_bad, last_dup = 0, 0, 0, None, None
+    n_steps, n_points, t_defl = 0, 0, 0.0
+    t1 = time.perf_counter()
+    while found < R:
+        its += 1
+        n_steps += 1
+        n_points += x.shape[1]
+        Z = ec(xp, x)  # B x d
+        c = Z @ Uc  # B x R'
+        if Pp.shape[1]:
+            c = c - (c @ Ppd) @ Ppd.T
+        F = xp.sum(c * c, axis=1)
+        g = ec.contract(xp, c @ Uc.T, x)
+        xn = g / xp.linalg.norm(g, axis=0)
+        dx = xn - x * xp.sign(xp.sum(xn * x, axis=0))
+        delta = xp.linalg.norm(dx, axis=0)
+        Fh, dh = host(xp, F), host(xp, delta)
+        conv = dh < conv_tol
+        if extrapolate:
+            # the iterates converge linearly with a steady ratio r: Aitken's step
+            # x + r / (1 - r) dx removes the slowest error component
+            r = dh / dprev
+            ok = ((dh < 0.05) & (np.abs(r - rprev) < 0.2) & (r < 0.95) & (its - last >= 2)
+                  & ~conv)
+            dprev, rprev = dh, r
+            if ok.any():
+                fac = np.where(ok, r / (1 - np.where(ok, r, 0.0)), 0.0)
+                xn = xn + dx * xp.asarray(fac, dtype=dt)
+                xn = xn / xp.linalg.norm(xn, axis=0)
+                last[ok] = its[ok]
+        x = xn
+        fin = conv | (its >= maxiter)
+        if not fin.any():
+            continue
+        good = fin & (Fh >= 1 - ftol)
+        accepted = []
+        for b in sorted(np.flatnonzero(good), key=lambda b: -Fh[b]):
+            a = x[:, b]
+            if found + len(accepted) >= R:
+                break
+            if (found and float(xp.abs(a @ Afound[:, :found]).max()) > dup_cos) or any(
+                    abs(float(a @ x[:, bb])) > dup_cos for bb in accepted):
+                ndup += 1
+                last_dup = (a.copy(), False, int(its[b]))
+                continue
+            accepted.append(b)
+        bad = np.flatnonzero(fin & ~good)
+        if bad.size:
+            nbad += bad.size
+            b = bad[np.argmax(Fh[bad])]
+            if best_bad is None or Fh[b] > best_bad[1]:
+                best_bad = (x[:, b].copy(), Fh[b], bool(conv[b]), int(its[b]))
+        chosen = [(x[:, b], bool(conv[b]), int(its[b])) for b in accepted]
+        if not chosen and nbad >= max(ntries, x.shape[1]):
+            chosen = [(best_bad[0], best_bad[2], best_bad[3])]
+        if not chosen and ndup >= 20 * max(ntries, x.shape[1]):
+            # safeguard (degenerate input): the deflation keeps returning known components
+            chosen = [(best_bad[0], False, best_bad[3]) if best_bad is not None else last_dup]
+        td = time.perf_counter()
+        for a, ok, itb in chosen:
+            a = a / xp.linalg.norm(a)
+            all_conv &= ok
+            iters.append(itb)
+            cu = (ec(xp, a[:, None]) @ U)[0].astype(f64)
+            cw = cu if sym else (er(xp, a[:, None]) @ Vt)[0].astype(f64)
+            yv = gmul(cu)
+            denom = float(cw @ yv)
+            Afound[:, found] = a
+            weights.append(1.0 / denom if denom != 0 else 0.0)
+            found += 1
+            if found == R:
+                break
+            # Wedderburn deflation C <- C - lam cu cw^T, kept invertible by adding xl yr^T
+            # (xl, yr: the new left/right null vectors); Ginv tracks the inverse.  For even
+            # orders everything stays symmetric: cw = cu, yr = xl, Ginv = Ginv^T.
+            gw = yv if sym else gtmul(cw)
+            q = Q.T @ gw
+            if Pp.shape[1]:
+                q = q - Pp @ (Pp.T @ q)
+            q = q / xp.linalg.norm(q)
+            xl = Q @ q
+            if sym:
+                yr = xl
             else:
-                g = Wv.T
-            gn = xp.linalg.norm(g, axis=0)
-            xn = g / gn
-            delta = xp.linalg.norm(xn - x * xp.sign(xp.sum(xn * x, axis=0)), axis=0)
-            x = xn
-            Fh = host(xp, F)
-            dh = host(xp, delta)
-            conv = dh < conv_tol
-            if conv.any():
-                cand = np.flatnonzero(conv)
-                b = cand[np.argmax(Fh[cand])]
-                if Fh[b] >= 1 - ftol or conv.all():
-                    best_x, _bestF, done = x[:, b], Fh[b], True
-                    break
-        if not done:
-            Fh = host(xp, xp.sum((_kr_power(xp, x, kc) @ U) ** 2, axis=1))
-            b = int(np.argmax(Fh))
-            best_x = x[:, b]
-            all_conv = False
-        a = best_x / xp.linalg.norm(best_x)
-        iters.append(it)
-        cu = (_kr_power(xp, a[:, None], kc) @ U)[0].astype(xp.float64)
-        cw = (_kr_power(xp, a[:, None], kr) @ Vt)[0].astype(xp.float64)
-        yv = Ginv @ cu
-        denom = float(cw @ yv)
-        lam = 1.0 / denom if denom != 0 else 0.0
-        comps.append(a)
-        weights.append(lam)
-        if j == R - 1:
-            break
-        # Wedderburn deflation: C <- C - lam cu cw^T; new left/right null vectors
-        xl = Ginv.T @ cw
-        if Pm.shape[1]:
-            Pd = Pm.astype(xp.float64)
-            xl = xl - Pd @ (Pd.T @ xl)
-        xl = xl / xp.linalg.norm(xl)
-        yr = yv
-        if Qm.shape[1]:
-            yr = yr - Qm @ (Qm.T @ yr)
-        yr = yr / xp.linalg.norm(yr)
-        Au = xp.stack([-lam * cu, xl], axis=1)
-        Bv = xp.stack([cw, yr], axis=1)
-        GA = Ginv @ Au
-        S = xp.eye(2) + Bv.T @ GA
-        Ginv = Ginv - GA @ xp.linalg.solve(S, Bv.T @ Ginv)
-        Pm = xp.concatenate([Pm, xl[:, None].astype(dt)], axis=1)
-        Qm = xp.concatenate([Qm, yr[:, None]], axis=1)
-    A = xp.stack(comps, axis=1)
-    lam = xp.asarray(weights, dtype=xp.float64)
+                nq = found - 1
+                yr = yv - (QmT[:nq].T @ (QmT[:nq] @ yv)) if nq else yv
+                yr = yr / xp.linalg.norm(yr)
+                QmT[nq] = yr
+            # Woodbury: Ginv <- Ginv - (Ginv Au) S^{-1} (Bv^T Ginv), Au = [-lam cu, xl],
+            # Bv = [cw, yr], S = I + Bv^T Ginv Au
+            gx = gmul(xl)
+            GA = xp.stack([-weights[-1] * yv, gx], axis=1)
+            GtB = xp.stack([gw, gx if sym else gtmul(yr)], axis=1)
+            Bv = xp.stack([cw, yr], axis=1)
+            S = xp.eye(2) + Bv.T @ GA
+            if nl == L.shape[1]:
+                G0 = G0 - L @ K.T
+                nl = 0
+            L[:, nl:nl + 2] = GA
+            K[:, nl:nl + 2] = xp.linalg.solve(S, GtB.T).T
+            nl += 2
+            Pp = xp.concatenate([Pp, q[:, None]], axis=1)
+            if Pp.shape[1] >= max(16, Pp.shape[0] // 8):  # shrink the basis
+                Q, Uc = _drop_directions(xp, Pp, Q, Uc)
+                Pp = xp.zeros((Q.shape[1], 0), dtype=f64)
+            Ppd = Pp.astype(dt)
+        t_defl += time.perf_counter() - td
+        if chosen:
+            nbad, ndup, best_bad = 0, 0, None
+        # replace the finished starting points; keep the running ones
+        keep = np.flatnonzero(~fin)
+        k_new = max(0, nslots(found) - keep.size) if found < R else 0
+        xk = x[:, xp.asarray(keep)]
+        x = xp.concatenate([xk, starts(k_new)], axis=1) if k_new else xk
+        its = np.concatenate([its[keep], np.zeros(k_new, dtype=np.int64)])
+        dprev = np.concatenate([dprev[keep], np.full(k_new, np.inf)])
+        rprev = np.concatenate([rprev[keep], np.zeros(k_new)])
+        last = np.concatenate([last[keep], np.zeros(k_new, dtype=np.int64)])
+    t_loop = time.perf_counter() - t1
+    A = Afound
+    lam = xp.asarray(weights, dtype=f64)
     # least-squares weights and the exact error through the Gram matrix
-    Vc = _kr_power(xp, A, kc).T.astype(xp.float64)  # n^kc x R
-    Wc = _kr_power(xp, A, kr).T.astype(xp.float64)
-    b = xp.sum(Vc * (M.astype(xp.float64) @ Wc), axis=0)
-    H = (A.T.astype(xp.float64) @ A.astype(xp.float64)) ** m
+    Vc = ec(xp, A).T.astype(f64)  # d_c x R
+    Wc = er(xp, A).T.astype(f64)
+    Me64 = Me.astype(f64)
+    b = xp.sum(Vc * (Me64 @ Wc), axis=0)
+    A64 = A.astype(f64)
+    H = (A64.T @ A64) ** m
     if polish:
         try:
             lam = xp.linalg.solve(H, b)
         except Exception:
             lam = xp.linalg.lstsq(H, b, rcond=None)[0]
-    if M.size * R <= 5e8:  # direct residual (no cancellation)
-        Res = M.astype(xp.float64) - (Vc * lam) @ Wc.T
+    if Me.size * R <= 1e10:  # direct residual (no cancellation)
+        Res = Me64 - (Vc * lam) @ Wc.T
         rel = math.sqrt(fnorm2(xp, Res)) / normX
     else:
         err2 = normX ** 2 - 2 * float(lam @ b) + float(lam @ (H @ lam))
@@ -321,4 +498,6 @@ def spm(X, rank=None, *, tol=1e-4, maxiter=5000, ntries=3, conv_tol=None, polish
     return SymmetricCPResult(
         weights=bk.to_output(lam.astype(dt)), factors=bk.to_output(A), rank=R, order=m,
         rel_error=rel, n_iter=np.asarray(iters), eigenvalues=sv, converged=all_conv,
-        extra={"numerical_rank": numrank})
+        extra={"numerical_rank": numrank, "power_steps": n_steps, "point_steps": n_points,
+               "seconds_subspace": t_sub, "seconds_search": t_loop - t_defl,
+               "seconds_deflation": t_defl})
