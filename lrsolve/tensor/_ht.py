@@ -22,6 +22,8 @@ from ._tucker import _check_rank_tol, _choose_rank, _to_host
 
 __all__ = ["HTTensor", "hierarchical_tucker", "dimension_tree"]
 
+_REFINE = 2
+
 
 # ----------------------------------------------------------------------------- trees
 def dimension_tree(ndim, kind="balanced"):
@@ -502,24 +504,37 @@ def hierarchical_tucker(X, rank=None, *, tol=None, tree=None, allocation="global
             # the discarded energies bound the error loosely (nodes of one level share
             # a core): the exact error ||X||^2 - ||T||^2 of each candidate steers the
             # budget up until the error uses the tolerance
-            budget = max(total - probe["used"], 0.0)
-            best = None
-            lo, hi = 0.0, None
-            for _ in range(8):
-                ranks = _global_ranks(nodes, shape, probe["spectra"], budget)
-                cand = _leaves_to_root(xp, X, nodes, lambda t, s2, rk=ranks: rk[t.index],
-                                       use_gram)
-                if cand["err2"] <= total:
-                    if best is None or cand["size"] < best["size"]:
-                        best = cand
-                    lo = budget
-                    if cand["err2"] >= 0.98 * total:
-                        break
-                    budget = (budget * total / max(cand["err2"], 1e-300) if hi is None
-                              else 0.5 * (budget + hi))
-                else:
-                    hi = budget
-                    budget = 0.5 * (lo + hi)
+            def steer(spectra, budget):
+                best, lo, hi = None, 0.0, None
+                for _ in range(8):
+                    ranks = _global_ranks(nodes, shape, spectra, budget)
+                    cand = _leaves_to_root(xp, X, nodes, lambda t, s2, rk=ranks: rk[t.index],
+                                           use_gram)
+                    if cand["err2"] <= total:
+                        if best is None or cand["size"] < best["size"]:
+                            best = cand
+                        lo = budget
+                        if cand["err2"] >= 0.98 * total:
+                            break
+                        budget = (budget * total / max(cand["err2"], 1e-300) if hi is None
+                                  else 0.5 * (budget + hi))
+                    else:
+                        hi = budget
+                        budget = 0.5 * (lo + hi)
+                return best
+
+            best = steer(probe["spectra"], max(total - probe["used"], 0.0))
+            for _ in range(_REFINE):
+                if best is None:
+                    break
+                # the inner nodes' spectra of the truncated cores are smaller than those of
+                # the near-lossless pass: pack again on them
+                spectra = {t.index: (probe if not t.children else best)["spectra"][t.index]
+                           for t in nodes[:-1]}
+                again = steer(spectra, max(total - best["err2"], 0.0) + best["used"])
+                if again is None or again["size"] >= best["size"]:
+                    break
+                best = again
             if best is not None and best["size"] <= run["size"]:
                 run = best
     out = HTTensor(_canonical(nodes), [bk.to_output(u) for u in run["leaves"]],
