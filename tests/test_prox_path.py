@@ -160,7 +160,7 @@ def test_nmf_plain_hals_matches_sklearn_sweep_for_sweep(rng):
     sk = NMF(4, init="nndsvd", solver="cd", tol=0, max_iter=40)
     W = sk.fit_transform(X)
     ref = 0.5 * float(np.sum((X - W @ sk.components_) ** 2))
-    assert abs(res.objective[-1] - ref) <= 1e-6 * ref
+    assert abs(res.objective[-1] - ref) <= 1e-8 * ref  # the 1e-8 (measured 1e-13)
     # accelerated HALS (the default): lower objective for the same number of products
     acc = prox.nmf(X, 4, tol=0, maxiter=40)
     assert acc.objective[-1] <= res.objective[-1] * (1 + 1e-12)
