@@ -179,6 +179,34 @@ def test_bad_input(rng):
         lt.hierarchical_tucker(Xn)
 
 
+def test_example_plot_tree_networks(tmp_path):
+    import importlib.util
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    env = dict(os.environ, MPLBACKEND="Agg")
+    env["PYTHONPATH"] = str(root) + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run(
+        [sys.executable, str(root / "examples" / "plot_tree_networks.py"), "--image", "--small",
+         "--out", str(tmp_path / "t.png")],
+        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line.rsplit(None, 3) for line in proc.stdout.splitlines()]
+    rows = [r for r in rows if len(r) == 4 and r[2].isdigit() and r[0].startswith(("T", "tree"))]
+    assert len(rows) == 12  # 4 formats x 3 tolerances
+    for _label, tol, _size, err in rows:
+        assert float(err) <= float(tol) * (1 + 1e-9)
+    glob = {float(t): int(n) for lab, t, n, _ in rows if lab.startswith("tree, global")}
+    eq = {float(t): int(n) for lab, t, n, _ in rows if lab.startswith("tree, equal")}
+    assert all(glob[t] <= eq[t] for t in glob)  # same tolerance, no more parameters
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert (tmp_path / "t.png").stat().st_size > 1000
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not lrsolve.cupy_available(), reason="needs CuPy and a CUDA device")
 def test_gpu_matches_cpu(rng):
