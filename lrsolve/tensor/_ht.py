@@ -535,6 +535,8 @@ def hierarchical_tucker(X, rank=None, *, tol=None, tree=None, allocation="global
                 if again is None or again["size"] >= best["size"]:
                     break
                 best = again
+            if best is not None:
+                best = _polish(xp, X, nodes, shape, best, total, use_gram)
             if best is not None and best["size"] <= run["size"]:
                 run = best
     out = HTTensor(_canonical(nodes), [bk.to_output(u) for u in run["leaves"]],
@@ -546,6 +548,33 @@ def hierarchical_tucker(X, rank=None, *, tol=None, tree=None, allocation="global
     out.diagnostics = {"discarded": run["discarded"],
                        "allocation": allocation if tol is not None else None}
     return out
+
+
+def _polish(xp, X, nodes, shape, best, total, use_gram, rounds=3):
+    """Lower single ranks while the exact error stays within the budget (a local search).
+
+    Nodes are tried in the order of the parameters one unit of their rank costs; each
+    trial is one leaves-to-root pass with fixed ranks.
+    """
+    ranks = dict(best["ranks"])
+    for _ in range(rounds):
+        improved = False
+        saving = {}
+        for t in nodes[:-1]:
+            trial = dict(ranks)
+            trial[t.index] -= 1
+            saving[t.index] = _ht_size(nodes, shape, ranks) - _ht_size(nodes, shape, trial)
+        for t in sorted(nodes[:-1], key=lambda t: -saving[t.index]):
+            if ranks[t.index] <= 1:
+                continue
+            trial = dict(ranks)
+            trial[t.index] -= 1
+            cand = _leaves_to_root(xp, X, nodes, lambda u, s2, rk=trial: rk[u.index], use_gram)
+            if cand["err2"] <= total and cand["size"] < best["size"]:
+                best, ranks, improved = cand, cand["ranks"], True
+        if not improved:
+            break
+    return best
 
 
 def _leaves_to_root(xp, X, nodes, rule, use_gram):
@@ -565,7 +594,7 @@ def _leaves_to_root(xp, X, nodes, rule, use_gram):
     core = X  # axes labelled by node index
     axes = _leaf_indices(nodes, N)
     leaves = [None] * N
-    transfers, spectra, discarded = {}, {}, {}
+    transfers, spectra, discarded, ranks = {}, {}, {}, {}
     used = 0.0
     for h in sorted(levels):
         mats = []
@@ -585,6 +614,7 @@ def _leaves_to_root(xp, X, nodes, rule, use_gram):
             tail = float(s2[r:].sum())
             used += tail
             spectra[t.index] = s2
+            ranks[t.index] = r
             discarded[t.modes] = tail
             if not t.children:
                 a = axes.index(t.index)
@@ -611,7 +641,7 @@ def _leaves_to_root(xp, X, nodes, rule, use_gram):
     err2 = min(used, gap) if gap > 1e3 * eps_of(X.dtype) * normX2 else used
     size = sum(int(np.prod(u.shape)) for u in leaves) + sum(int(np.prod(B.shape)) for B in inner)
     return dict(leaves=leaves, transfers=inner, spectra=spectra, discarded=discarded,
-                used=used, err2=err2, size=size)
+                used=used, err2=err2, size=size, ranks=ranks)
 
 
 def _leaf_indices(nodes, N):
