@@ -16,6 +16,11 @@ Sections:
                 spectra over the greedy's HOOI time).  Targets: error ratio <= 1.01 on >= 95%
                 of budgets and <= 1.05 on all, time ratio < 0.01.  The greedy is run on
                 scaled-down shapes (it needs hundreds of HOOI fits per budget).
+* ``shapes_full`` the portfolio's time at the issue's full sizes (256x256x14x20,
+                300x300x30) over an ESTIMATE of the greedy's: the HOOI fits its candidate
+                generation needs (counted) x one measured 10-sweep HOOI at the half-way shape.
+* ``tol_tr``    TR ranks for a tolerance: global allocation over TR-SVD's split rule at
+                equal achieved error (4^8 image, Kinetic).
 * ``tol``       tolerance mode: parameters of globally allocated ranks over the per-mode
                 split ST-HOSVD (Tensor Toolbox ``hosvd``), at an achieved error no larger
                 than the split's, tol in {0.01, 0.05, 0.1} (target <= 0.9), for the global
@@ -185,7 +190,7 @@ def section_shapes(quick, rng):
             rp = sel.tucker_core_shape(X, B, spectra=spec)
             t_pack = time.perf_counter() - t + t_spec
             t = time.perf_counter()
-            rf = sel.tucker_core_shape(X, B, spectra=spec, method="portfolio", hooi_iter=n_iter)
+            rf = sel.tucker_core_shape(X, B, spectra=spec, method="portfolio")
             t_port = time.perf_counter() - t + t_spec
             ep = g.err(rp)[0]
             ef = g.err(rf)[0]
@@ -203,6 +208,105 @@ def section_shapes(quick, rng):
         record("shapes", "all budgets", f"{m}: fraction with ratio <= 1.01", round(frac, 3),
                "-", None, None, None, note=f"max ratio {rs.max():.4f}, mean {rs.mean():.4f}, "
                f"{len(rs)} budgets (targets: >= 0.95 within 1.01, all within 1.05)")
+
+
+def _greedy_eval_count(shape, spectra, B):
+    """HOOI fits the true-loss greedy needs for budget B: its candidate generation (every
+    +1 move that fits, at every step) run along the sigma^2-greedy path (the true-loss
+    path has the same length, sum(r) - N steps, give or take the last few)."""
+    r = [1] * len(shape)
+    count = 1
+    while True:
+        best = None
+        for n in range(len(shape)):
+            if r[n] >= shape[n]:
+                continue
+            r2 = list(r)
+            r2[n] += 1
+            if U.tucker_size(shape, r2) > B:
+                continue
+            count += 1
+            g = spectra[n][r[n]]
+            if best is None or g > best[0]:
+                best = (g, n)
+        if best is None:
+            return count, tuple(r)
+        r[best[1]] += 1
+
+
+def section_shapes_full(quick, rng):
+    """Portfolio time at the issue's full sizes vs an ESTIMATE of the greedy's time:
+    (HOOI fits its candidate generation needs) x (measured seconds of one 10-sweep HOOI
+    at the half-way shape of the greedy path)."""
+    cases = [((32, 32, 14, 20), (1.2, 1.1, 0.9, 1.5)), ((60, 60, 20), (1.1, 1.2, 1.0))] \
+        if quick else [((256, 256, 14, 20), (1.2, 1.1, 0.9, 1.5)),
+                       ((300, 300, 30), (1.1, 1.2, 1.0))]
+    fracs = [0.01, 0.2] if quick else [0.01, 0.05, 0.2]
+    for shape, rates in cases:
+        X = decaying_tensor(shape, rates, rng, power=True)
+        normX2 = U.fnorm2(np, X)
+        t = time.perf_counter()
+        spec = sel.tucker_spectra(X)
+        t_spec = time.perf_counter() - t
+        for f in fracs:
+            B = int(f * X.size)
+            t = time.perf_counter()
+            rf = sel.tucker_core_shape(X, B, spectra=spec, method="portfolio")
+            t_port = time.perf_counter() - t + t_spec
+            count, rg = _greedy_eval_count(shape, spec, B)
+            rmid = tuple(max(1, (v + 1) // 2) for v in rg)
+            t = time.perf_counter()
+            U.hooi(np, X, rmid, n_iter=10, normX2=normX2)
+            t_mid = time.perf_counter() - t
+            t = time.perf_counter()
+            e_port = U.hooi(np, X, rf, n_iter=10, normX2=normX2)[0]
+            t_fin = time.perf_counter() - t
+            est = count * t_mid
+            record("shapes-full", f"{shape} budget {f:.0%} ({B})", "portfolio s (incl. "
+                   f"spectra {t_spec:.2f} s)", round(t_port, 3), "greedy-true-loss ESTIMATE s",
+                   round(est, 1), t_port / est, 0.01,
+                   note=f"greedy needs {count} HOOI fits x {t_mid:.3f} s (one 10-sweep HOOI "
+                        f"at the half-way shape {rmid}; {t_fin:.3f} s at the portfolio's "
+                        f"{rf}); portfolio HOOI err {e_port:.5f}")
+
+
+def section_tol_tr(quick, rng):
+    """TR ranks for a tolerance: global allocation vs TR-SVD's split rule, at equal achieved
+    error (the global tolerance is raised by bisection while its achieved TR-SVD error stays
+    <= the split's)."""
+    from lrsolve.tensor.selection._core_shape import _tr_svd
+
+    img = synthetic_image(rng, n=64 if quick else 256)
+    cases = [("4^6 image" if quick else "4^8 image", img.reshape((4,) * (6 if quick else 8)))]
+    p = os.path.join(DATA, "tensors", "Kinetic.npy")
+    if os.path.exists(p) and not quick:
+        cases.append(("Kinetic (real)", np.load(p)))
+
+    def run(X, tol, method):
+        rk = sel.tr_ranks_for_tol(X, tol, method=method)
+        cores = _tr_svd(np, X, rk)
+        err = float(np.linalg.norm(X - U.tn_full(np, cores)) / np.linalg.norm(X))
+        return rk, U.tt_size(X.shape, list(rk) + [rk[0]]), err
+
+    for name, X in cases:
+        for tol in (0.01, 0.05, 0.1):
+            t = time.perf_counter()
+            rs, ss, es = run(X, tol, "split")
+            rg, sg, eg = run(X, es, "global")  # bound-feasible at the split's error
+            lo, hi = es, tol
+            for _ in range(10 if quick else 14):
+                mid = 0.5 * (lo + hi)
+                r2, s2, e2 = run(X, mid, "global")
+                if e2 <= es:
+                    lo = mid
+                    if s2 < sg:
+                        rg, sg, eg = r2, s2, e2
+                else:
+                    hi = mid
+            record("tol_tr", f"{name} {X.shape} tol {tol}", "TR params global / split",
+                   sg, "TR-SVD split", ss, sg / ss, 0.9,
+                   note=f"ranks {rg} vs {rs}; achieved errors {eg:.3e} vs {es:.3e}; "
+                        f"{time.perf_counter() - t:.1f} s")
 
 
 # --------------------------------------------------------------------------- tol
@@ -458,7 +562,7 @@ def section_spm(quick, rng):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", default="spectra,shapes,tol,tn,spm")
+    ap.add_argument("--only", default="spectra,shapes,shapes_full,tol,tol_tr,tn,spm")
     ap.add_argument("--threads", action="store_true", help="leave BLAS threading alone")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--spm-case", default=None, help="order,dim,rank for the spm section")
@@ -474,12 +578,15 @@ def main(argv=None):
         f"{os.cpu_count()} cores, numpy {np.__version__}, "
         f"BLAS threads {os.environ.get('OPENBLAS_NUM_THREADS', 'default')}, "
         f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
-    sections = dict(spectra=section_spectra, shapes=section_shapes, tol=section_tol,
+    sections = dict(spectra=section_spectra, shapes=section_shapes,
+                    shapes_full=section_shapes_full, tol=section_tol, tol_tr=section_tol_tr,
                     tn=section_tn, spm=section_spm)
     stem = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                         f"compare_rank{'-quick' if args.quick else ''}-"
                         f"{datetime.date.today().isoformat()}"
                         f"{'-' + args.tag if args.tag else ''}")
+    # one-time imports (SciPy via the backend, ~1 s) are not charged to the first section
+    sel.tucker_spectra(np.ones((2, 2, 2)))
     for name in args.only.split(","):
         t = time.perf_counter()
         sections[name.strip()](args.quick, rng)

@@ -56,6 +56,39 @@ class StructureSearch:
         return sel.tn_structure_search(self.X, method=method, topology="tr", rng=0).n_evals
 
 
+class TRALSEvaluation:
+    """One structure-search evaluation on a 4^8 tensor: 10 TR-ALS sweeps at bond ranks
+    up to 12 (transfer-matrix Gram, error from inner products)."""
+
+    params = [[4, 8, 12]]
+    param_names = ["rank"]
+    timeout = 300
+
+    def setup(self, rank):
+        from lrsolve.tensor.selection import _utils as U
+
+        self.U = U
+        rng = np.random.default_rng(0)
+        self.X = _decaying((4,) * 8)
+        self.cores = [rng.standard_normal((rank, 4, rank)) for _ in range(8)]
+
+    def time_tr_als_10_sweeps(self, rank):
+        self.U.tr_als(np, self.X, [c.copy() for c in self.cores], n_sweeps=10)
+
+
+class PortfolioBudgets:
+    params = [[0.01, 0.2]]
+    param_names = ["budget"]
+    timeout = 300
+
+    def setup(self, budget):
+        self.X = _decaying((64, 64, 14, 20))
+        self.spec = sel.tucker_spectra(self.X)
+
+    def time_portfolio(self, budget):
+        sel.tucker_core_shape(self.X, budget, method="portfolio", spectra=self.spec)
+
+
 class SPM:
     params = [[(4, 12, 40), (4, 20, 133), (4, 30, 300), (3, 30, 30)]]
     param_names = ["order_dim_rank"]

@@ -3,8 +3,8 @@
 * :func:`tucker_core_shape` -- Tucker core shapes under a parameter budget (the Tucker
   packing problem of Ghadiri et al., a sigma^2-greedy, and a HOOI-scored portfolio);
   :func:`tucker_spectra` gives the per-mode spectra from Gram matrices.
-* :func:`tucker_rank_for_tol`, :func:`tt_ranks_for_tol` -- tolerance-driven ranks with the
-  error budget allocated globally across modes / cuts.
+* :func:`tucker_rank_for_tol`, :func:`tt_ranks_for_tol`, :func:`tr_ranks_for_tol` --
+  tolerance-driven ranks with the error budget allocated globally across modes / cuts.
 * :func:`tn_structure_search` -- TT/TR rank (and TR permutation) search: greedy rank
   increments and TnALE alternating local enumeration with warm-started ALS fits.
 * :func:`spm` -- symmetric CP by the subspace power method.
@@ -12,6 +12,7 @@
 """
 
 from ._core_shape import (
+    tr_ranks_for_tol,
     tt_ranks_for_tol,
     tt_spectra,
     tucker_core_shape,
@@ -28,6 +29,7 @@ __all__: list = [
     "tucker_rank_for_tol",
     "tt_spectra",
     "tt_ranks_for_tol",
+    "tr_ranks_for_tol",
     "tn_structure_search",
     "StructureSearchResult",
     "spm",

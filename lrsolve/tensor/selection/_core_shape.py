@@ -12,7 +12,16 @@ import numbers
 
 import numpy as np
 
-from ._utils import as_tensor, check_tol, hooi, host, mode_gram, tucker_size
+from ._utils import (
+    as_tensor,
+    check_tol,
+    fnorm2,
+    host,
+    leading_eigvecs,
+    mode_dot,
+    mode_gram,
+    tucker_size,
+)
 
 __all__ = [
     "tucker_spectra",
@@ -20,6 +29,7 @@ __all__ = [
     "tucker_rank_for_tol",
     "tt_spectra",
     "tt_ranks_for_tol",
+    "tr_ranks_for_tol",
 ]
 
 _ENUM_LIMIT = 3_000_000
@@ -43,7 +53,9 @@ def tucker_spectra(X):
     list of numpy.ndarray
         ``spectra[n]`` holds the ``I_n`` squared singular values of mode ``n`` in
         decreasing order, as float64 host arrays (negative round-off clipped to 0).
-        Each sums to ``||X||_F^2``.
+        Each sums to ``||X||_F^2``.  The list also carries the eigenvectors (privately),
+        so that ``tucker_core_shape(X, ..., spectra=spec, method="portfolio")`` does not
+        recompute the Gram matrices of the same ``X``.
 
     Examples
     --------
@@ -55,14 +67,34 @@ def tucker_spectra(X):
     """
     bk, X = as_tensor(X)
     xp = bk.xp
-    out = []
+    out = _Spectra()
+    bases = []
     for n in range(X.ndim):
         G = mode_gram(xp, X, n)
         if G.dtype != np.float64:
             G = G.astype(np.float64)
-        w = host(xp, xp.linalg.eigvalsh(G))[::-1]
-        out.append(np.maximum(w, 0.0).copy())
+        w, V = xp.linalg.eigh(G)
+        out.append(np.maximum(host(xp, w)[::-1], 0.0).copy())
+        bases.append(V[:, ::-1])
+    # the eigenvectors ride along (private) so that method="portfolio" need not recompute
+    # the Gram matrices; they are used only for the tensor they came from
+    out._bases = bases
+    out._fingerprint = _fingerprint(xp, X)
     return out
+
+
+class _Spectra(list):
+    """A plain list of spectra that also carries the eigenvectors (private)."""
+
+    _bases = None
+    _fingerprint = None
+
+
+def _fingerprint(xp, X):
+    x = X.ravel()
+    step = max(1, x.size // 4096)
+    return (tuple(X.shape), str(X.dtype), fnorm2(xp, X), float(xp.sum(x[::step])),
+            float(xp.sum(x[step // 2::step])))
 
 
 def tt_spectra(X):
@@ -284,7 +316,7 @@ def _uniform(shape, B):
 
 
 def tucker_core_shape(X, budget, *, method="packing", spectra=None, solver="auto",
-                      hooi_iter=5, max_evals=24, return_candidates=False):
+                      hooi_iter=3, max_evals=12, return_candidates=False):
     """Choose a Tucker core shape ``(r_1, ..., r_N)`` under a parameter budget.
 
     The Tucker model with core shape ``r`` has ``prod(r) + sum(I_n r_n)`` parameters.  The
@@ -293,7 +325,8 @@ def tucker_core_shape(X, budget, *, method="packing", spectra=None, solver="auto
     higher-order singular values, see :func:`tucker_spectra`), i.e. minimise the HOSVD error
     bound, subject to the budget.  ``"greedy"`` grows one rank at a time, always the one with
     the largest next ``sigma^2``.  ``"portfolio"`` scores the packing, greedy and
-    gain-per-parameter greedy shapes by one short HOOI each and keeps the best.
+    gain-per-parameter greedy shapes and every budget-maximal shape near them by their exact
+    HOSVD error, fits the best few by short warm-started HOOI and keeps the best.
 
     Parameters
     ----------
@@ -313,12 +346,15 @@ def tucker_core_shape(X, budget, *, method="packing", spectra=None, solver="auto
         on a geometric grid of core-size budgets, a ``(1 + 0.1)``-approximation).
         ``"auto"`` enumerates when at most three million combinations arise.
     hooi_iter : int, optional
-        HOOI sweeps per candidate for ``method="portfolio"``.
+        HOOI sweeps spent on each of the three finalists of ``method="portfolio"`` (the
+        first of them is the sweep that ranked all candidates).
     max_evals : int, optional
-        Candidate shapes scored by HOOI in ``method="portfolio"``: the packing, greedy and
-        gain-per-parameter greedy shapes, the next-best packing solutions, then a local
-        search that moves rank between two modes (best improvement first).  The HOOI fits
-        run on the tensor compressed once to the union of the candidates' subspaces.
+        ``method="portfolio"``: number of budget-maximal shapes, taken in order of their
+        exact HOSVD error, that are scored by one warm-started HOOI sweep.  The HOSVD error
+        of *every* shape near the packing / greedy seeds is computed at once from one
+        rotation of ``X`` into its per-mode Gram eigenbases (a cumulative sum of the squared
+        rotated core); the HOOI sweeps run on that compressed core, and the three best
+        candidates get ``hooi_iter`` sweeps in total.
     return_candidates : bool, optional
         With ``method="portfolio"``, also return ``{shape: hooi_relative_error}``.
 
@@ -356,6 +392,7 @@ def tucker_core_shape(X, budget, *, method="packing", spectra=None, solver="auto
         return _uniform(shape, B)
     if spectra is None:
         spectra = tucker_spectra(X)
+    spectra_in = spectra
     spectra = _check_spectra(spectra, shape)
     P = _prefix(spectra)
     if method == "greedy":
@@ -365,7 +402,7 @@ def tucker_core_shape(X, budget, *, method="packing", spectra=None, solver="auto
         return packed
     bk, Xa = as_tensor(X)
     return _portfolio(bk.xp, Xa, shape, spectra, P, B, packed, hooi_iter, return_candidates,
-                      max_evals)
+                      max_evals, spectra_in)
 
 
 def _solve_packing(shape, P, B, solver):
@@ -637,6 +674,141 @@ def tt_ranks_for_tol(X, tol, *, spectra=None, method="global"):
     return tuple(int(v) for v in r)
 
 
+def _tr_first_split(xp, X, R):
+    """TR-SVD's first step: leading ``R`` left singular vectors ``U`` of ``X_<1>`` and the
+    projected remainder ``C = U^T X_<1>`` (``R x prod(I_2..I_d)``)."""
+    A = X.reshape(X.shape[0], -1)
+    if A.dtype != np.float64:
+        A = A.astype(np.float64)
+    U = leading_eigvecs(xp, A @ A.T, R)
+    return U, U.T @ A
+
+
+def _tr_svd(xp, X, ranks):
+    """TR-SVD (Zhao et al. 2016) with bond ranks ``(r_0, ..., r_{d-1})``: the first unfolding
+    truncated to ``r_0 r_1``, then TT-SVD of the remainder with ``r_0`` moved to the end.
+    Returns the cores ``(r_k, I_k, r_{k+1})``."""
+    r0, r1 = int(ranks[0]), int(ranks[1])
+    U, C = _tr_first_split(xp, X, r0 * r1)
+    G0 = xp.transpose(U.reshape(X.shape[0], r0, r1), (1, 0, 2))
+    Y = xp.moveaxis(C.reshape((r0, r1) + X.shape[1:]), 0, -1)  # r1, I_2.., I_d, r0
+    Y = Y.reshape((r1 * X.shape[1],) + X.shape[2:-1] + (X.shape[-1] * r0,))
+    from ._utils import tt_svd
+
+    cores = tt_svd(xp, Y, list(ranks[2:]))
+    out = [G0]
+    out.append(cores[0].reshape(r1, X.shape[1], -1))
+    out.extend(cores[1:-1])
+    last = cores[-1]
+    out.append(last.reshape(last.shape[0], X.shape[-1], r0))
+    return out
+
+
+def tr_ranks_for_tol(X, tol, *, method="global"):
+    """Tensor-ring bond ranks meeting a relative-error tolerance by TR-SVD.
+
+    TR-SVD (Zhao et al. 2016) truncates the first unfolding ``X_<1>`` to rank
+    ``R_1 = r_0 r_1`` (split into the ring bond ``r_0`` and ``r_1`` with ``r_0 <= r_1`` as
+    close as possible), moves ``r_0`` to the last mode and runs a TT-SVD of the rest; its
+    squared error is the first truncation's discarded energy plus the TT-SVD error of the
+    remainder.  ``method="split"`` is the TR-SVD rule: ``2 tol^2 ||X||^2 / d`` for the first
+    step and ``tol^2 ||X||^2 / d`` for each later cut.  ``method="global"`` takes the first
+    rank from the global TT allocation of :func:`tt_ranks_for_tol` and then allocates the
+    *remaining* error budget across the remainder's cuts jointly (the same chain dynamic
+    programme, on the exact spectra of the remainder).  Either way TR-SVD with the returned
+    ranks meets ``tol``.  These are TR-SVD ranks: the later bonds of a planted ring
+    are generally recovered only up to a factor ``r_0`` (TR-SVD does not identify the ring
+    index in the rotated first factor); :func:`tn_structure_search` searches the ranks of
+    an ALS-fitted ring instead.
+
+    Parameters
+    ----------
+    X : array_like, shape (I_1, ..., I_d)
+        Dense real tensor, ``d >= 3``.
+    tol : float
+        Target relative error in (0, 1).
+    method : {"global", "split"}, optional
+        Error allocation rule.
+
+    Returns
+    -------
+    tuple of int
+        Bond ranks ``(r_0, r_1, ..., r_{d-1})``; ``r_0`` closes the ring (core ``k`` has
+        shape ``(r_k, I_k, r_{k+1})`` with ``r_d = r_0``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrsolve.tensor import tr_ranks_for_tol
+    >>> rng = np.random.default_rng(3)
+    >>> G = [rng.standard_normal(s) for s in [(1, 8, 3), (3, 6, 2), (2, 5, 2), (2, 6, 1)]]
+    >>> X = np.einsum("aib,bjc,ckd,dla->ijkl", *G)
+    >>> tr_ranks_for_tol(X, 1e-6)
+    (1, 3, 2, 2)
+    """
+    tol = check_tol(tol)
+    if method not in ("global", "split"):
+        raise ValueError(f"method must be 'global' or 'split', got {method!r}")
+    bk, X = as_tensor(X, min_ndim=3)
+    xp = bk.xp
+    d = X.ndim
+    normX2 = fnorm2(xp, X)
+    eps2 = tol * tol * normX2
+    spec = tt_spectra(X)
+    s1 = spec[0]
+    tail1 = np.concatenate(([s1.sum()], s1.sum() - np.cumsum(s1))).clip(0)
+    R_split = max(1, int(np.argmax(tail1 <= 2.0 * eps2 / d)))
+    if method == "split":
+        return _tr_rest(xp, X, R_split, eps2, normX2, tail1, "split")
+    # global: the first rank from the TT allocation, TR-SVD's, and those leaving 1/4, 1/2,
+    # 3/4 of the budget to the remainder; the smallest resulting ring wins
+    cands = {R_split, max(1, int(tt_ranks_for_tol(X, tol, spectra=spec, method="global")[0]))}
+    for f in (0.25, 0.5, 0.75):
+        cands.add(max(1, int(np.argmax(tail1 <= (1.0 - f) * eps2))))
+    best = None
+    for R1 in sorted(cands):
+        rk = _tr_rest(xp, X, R1, eps2, normX2, tail1, "global")
+        size = _tr_size(X.shape, rk)
+        if best is None or size < best[0]:
+            best = (size, rk)
+    return best[1]
+
+
+def _tr_size(shape, rk):
+    d = len(shape)
+    return int(sum(rk[k] * shape[k] * rk[(k + 1) % d] for k in range(d)))
+
+
+def _tr_rest(xp, X, R1, eps2, normX2, tail1, method):
+    """Ring ranks for a first rank ``R1``: split it, then allocate the remaining budget over
+    the remainder's cuts (``method`` as in :func:`tt_ranks_for_tol`; TR-SVD's split gives
+    each later cut ``eps2 / d``)."""
+    d = X.ndim
+    r0 = max(1, int(math.isqrt(R1)))
+    while R1 % r0:  # the closest exact factorisation r0 * r1 = R1 (TR-SVD's rule)
+        r0 -= 1
+    r1 = R1 // r0
+    _, C = _tr_first_split(xp, X, R1)
+    rem = eps2 - float(tail1[min(R1, len(tail1) - 1)])
+    Y = xp.moveaxis(C.reshape((r0, r1) + X.shape[1:]), 0, -1)
+    Y = Y.reshape((r1 * X.shape[1],) + X.shape[2:-1] + (X.shape[-1] * r0,))
+    normY2 = fnorm2(xp, Y)
+    if normY2 <= 0.0:
+        return (r0, r1) + (1,) * (d - 2)
+    if method == "split":
+        tol_y = math.sqrt(eps2 * (d - 2) / d / normY2)
+    else:
+        tol_y = math.sqrt(max(rem, 0.0) / normY2)
+    tol_y = min(max(tol_y, 1e-15), 1.0 - 1e-12)
+    if Y.ndim == 2:
+        sy = tt_spectra(Y)[0]
+        taily = np.concatenate(([sy.sum()], sy.sum() - np.cumsum(sy))).clip(0)
+        rest = (max(1, int(np.argmax(taily <= tol_y * tol_y * normY2))),)
+    else:
+        rest = tt_ranks_for_tol(Y, tol_y, method=method)
+    return (int(r0), int(r1)) + tuple(int(v) for v in rest)
+
+
 def _top_packings(shape, P, B, k):
     """The k best packing solutions (distinct shapes) by the enumeration, best first."""
     N = len(shape)
@@ -669,65 +841,126 @@ def _top_packings(shape, P, B, k):
     return out
 
 
-def _portfolio(xp, X, shape, spectra, P, B, packed, hooi_iter, return_candidates, max_evals):
-    from ._utils import fnorm2, leading_eigvecs, mode_dot
+def _hosvd_energy_grid(xp, X, cap, bases=None):
+    """Rotate ``X`` into its per-mode Gram eigenbases (first ``cap[n]`` vectors of mode ``n``).
 
+    Returns ``(C, S)``: the compressed HOSVD core ``C`` (``cap`` shaped, backend array) and
+    the host array ``S`` with ``S[r_1 - 1, ..., r_N - 1]`` = the energy captured by the
+    HOSVD with core shape ``r`` (the sum of ``C[:r_1, ..., :r_N] ** 2``), for every shape
+    ``r <= cap`` at once (an N-dimensional cumulative sum).
+    """
+    N = X.ndim
+    U = []
+    for n in range(N):
+        if bases is not None:
+            V = bases[n][:, :cap[n]]
+        else:
+            G = mode_gram(xp, X, n)
+            if G.dtype != np.float64:
+                G = G.astype(np.float64)
+            V = leading_eigvecs(xp, G, cap[n])
+        U.append(xp.ascontiguousarray(V).astype(X.dtype, copy=False))
+    C = X
+    for n in sorted(range(N), key=lambda m: cap[m] / X.shape[m]):
+        C = mode_dot(xp, C, U[n].T, n)
+    E = C.astype(np.float64) ** 2
+    for n in range(N):
+        E = xp.cumsum(E, axis=n)
+    return C, host(xp, E)
+
+
+def _feasible_grid(shape, cap, B):
+    """Mask of the shapes ``r <= cap`` (as a ``cap``-shaped grid) with size <= B, valid and
+    maximal (no single rank can be raised to a valid shape within the budget)."""
     N = len(shape)
-    cands = []
+    ax = [np.arange(1, c + 1, dtype=np.int64).reshape([-1 if m == n else 1 for m in range(N)])
+          for n, c in enumerate(cap)]
+    prod = np.ones([1] * N, dtype=np.int64)
+    lin = np.zeros([1] * N, dtype=np.int64)
+    for n in range(N):
+        prod = prod * ax[n]
+        lin = lin + shape[n] * ax[n]
+    size = prod + lin
+    ok = size <= B
+    for n in range(N):
+        ok &= ax[n] * ax[n] <= prod  # r_n <= prod of the other ranks
+    # maximal: raising any single rank (where allowed) breaks the budget
+    for n in range(N):
+        grow = (prod // ax[n]) * (ax[n] + 1) + lin + shape[n]
+        valid = (ax[n] + 1) * ax[n] <= prod  # r_n + 1 <= prod of the other ranks
+        ok &= ~((ax[n] < min(shape[n], cap[n])) & (grow <= B) & valid)
+    return ok
+
+
+def _portfolio(xp, X, shape, spectra, P, B, packed, hooi_iter, return_candidates, max_evals,
+               spectra_in=None):
+    """Score every budget-maximal shape near the seeds by its exact HOSVD error (all at once,
+    from one rotated core), then fit the best few by short warm-started HOOI."""
+    N = len(shape)
+    seeds = []
     for r in (packed, _greedy(shape, spectra, B), _greedy(shape, spectra, B, True),
               *_top_packings(shape, P, B, 6)):
-        if r not in cands:
-            cands.append(r)
-    # neighbours of the seeds: move rank between two modes, largest rank that fits
-    def neighbours(r):
-        out = []
-        for i in range(N):
-            for j in range(N):
-                if i == j or r[i] >= shape[i] or r[j] <= 1:
-                    continue
-                for step in (1, 2):
-                    r2 = list(r)
-                    r2[i] = min(shape[i], r2[i] + step)
-                    while r2[j] > 1 and tucker_size(shape, r2) > B:
-                        r2[j] -= 1
-                    r2 = _fix_validity(r2)
-                    if tucker_size(shape, r2) <= B and r2 != tuple(r):
-                        out.append(r2)
-        return out
-
-    # compress X once onto the union of all subspaces a candidate may use
-    cap = [max(c[n] for c in cands) for n in range(N)]
-    cap = [min(shape[n], cap[n] + 2 + cap[n] // 4) for n in range(N)]
+        if r not in seeds:
+            seeds.append(r)
+    hi = [max(c[n] for c in seeds) for n in range(N)]
+    cap = [min(shape[n], hi[n] + max(4, hi[n] // 2)) for n in range(N)]
     normX2 = fnorm2(xp, X)
-    core = X
-    for n in range(N):
-        if cap[n] < shape[n]:
-            Un = leading_eigvecs(xp, mode_gram_(xp, core, n), cap[n])
-            core = mode_dot(xp, core, Un.T, n)
-    lost = normX2 - fnorm2(xp, core)
+    bases = getattr(spectra_in, "_bases", None)
+    if bases is not None and (getattr(spectra_in, "_fingerprint", None) != _fingerprint(xp, X)
+                              or type(bases[0]) is not type(X)):
+        bases = None
+    C, S = _hosvd_energy_grid(xp, X, cap, bases)
+    normC2 = float(S[tuple(c - 1 for c in cap)])
+    lost = max(normX2 - normC2, 0.0)
+    ok = _feasible_grid(shape, cap, B)
     errs = {}
+    if ok.any():
+        flat = np.flatnonzero(ok.ravel())
+        energy = S.ravel()[flat]
+        k = min(len(flat), max(1, max_evals))
+        top = flat[np.argsort(-energy, kind="stable")[:k]]
+        cands = [tuple(int(v) + 1 for v in np.unravel_index(i, ok.shape)) for i in top]
+    else:
+        cands = list(seeds)
+    for r in seeds:  # the seeds always compete (a seed may lie outside the grid's maxima)
+        if r not in cands and all(r[n] <= cap[n] for n in range(N)):
+            cands.append(r)
+    def sweeps(r, n_sweeps, F=None):
+        """HOOI sweeps on the compressed core from the HOSVD start; a factor ``None`` is the
+        identity slice (first ``r_m`` eigenvectors), applied by slicing ``C``.  The factors
+        live in the leading ``r_m + max(2, r_m // 2)`` eigenvectors of each mode (a box of
+        ``C``): HOOI's rotations away from the HOSVD basis stay near it, and any factors give
+        a valid Tucker model whose error is computed exactly."""
+        box = tuple(min(cap[m], r[m] + max(2, r[m] // 2)) for m in range(N))
+        Cb = C[tuple(slice(0, b) for b in box)]
+        F = [None] * N if F is None else list(F)
+        for _ in range(n_sweeps):
+            for n in range(N):
+                Y = Cb[tuple(slice(None) if (m == n or F[m] is not None) else slice(0, r[m])
+                            for m in range(N))]
+                for m in sorted((m for m in range(N) if m != n and F[m] is not None),
+                                key=lambda m: r[m] / box[m]):
+                    Y = mode_dot(xp, Y, F[m].T, m)
+                F[n] = leading_eigvecs(xp, mode_gram(xp, Y, n), r[n])
+        core = mode_dot(xp, Y, F[N - 1].T, N - 1)
+        e2 = max(normC2 - fnorm2(xp, core), 0.0) + lost
+        return math.sqrt(e2 / normX2), F
 
-    def score(r):
-        if r not in errs:
-            if any(r[n] > cap[n] for n in range(N)):
-                return np.inf
-            e, _ = hooi(xp, core, r, n_iter=hooi_iter)
-            errs[r] = math.sqrt(max(e * e * (normX2 - lost) + lost, 0.0) / normX2)
-        return errs[r]
+    def fit(r, n_iter, factors=None):
+        return sweeps(r, n_iter, factors)
 
-    for r in cands:
-        score(r)
-    best = min(errs, key=lambda r: (errs[r], tucker_size(shape, r)))
-    while len(errs) < max_evals:
-        improved = False
-        for r2 in neighbours(best):
-            if len(errs) >= max_evals:
-                break
-            if score(r2) < errs[best] * (1 - 1e-9):
-                best, improved = r2, True
-                break
-        if not improved:
-            break
+    # one warm-started HOOI sweep per candidate, then refine the best three
+    first = {r: fit(r, 1) for r in cands}
+    order = sorted(first, key=lambda r: (first[r][0], tucker_size(shape, r)))
+    for r in order:
+        errs[r] = first[r][0]
+    for r in order[:3]:
+        if hooi_iter > 1:
+            errs[r] = min(errs[r], fit(r, hooi_iter - 1, first[r][1])[0])
+    # ties (errors equal up to round-off, e.g. an exact low-rank tensor): the smaller shape
+    emin = min(errs[r] for r in order[:3])
+    best = min((r for r in order[:3] if errs[r] <= emin * (1 + 1e-6) + 1e-7),
+               key=lambda r: (tucker_size(shape, r), errs[r]))
     return (best, errs) if return_candidates else best
 
 

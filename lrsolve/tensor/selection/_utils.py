@@ -196,13 +196,141 @@ def _subchain(xp, cores, k):
     return S.reshape(S.shape[0], -1, S.shape[-1])
 
 
-def tr_als(xp, X, cores, n_sweeps=2, reg=1e-12):
-    """Plain ALS sweeps for a TR (or TT when boundary ranks are 1); cores updated in place.
+def _transfer(xp, G):
+    """Transfer matrix ``T[(x, x'), (y, y')] = sum_i G[x, i, y] G[x', i, y']`` of a core."""
+    a, _, b = G.shape
+    return xp.einsum("xiy,uiv->xuyv", G, G).reshape(a * a, b * b)
 
-    Returns the relative error after the last update.
+
+def _subchain_gram(xp, T, k, ra, rb):
+    """Gram matrix of the (a, b)-rows of the subchain unfolding, from transfer matrices.
+
+    ``T`` holds the transfer matrices of all cores; the product runs over the ring order
+    ``k+1, ..., k-1`` (``r_{k+1}^2 x r_k^2``) and is rearranged to ``(r_k r_{k+1})^2``.
+    """
+    d = len(T)
+    E = T[(k + 1) % d]
+    for j in range(2, d):
+        E = E @ T[(k + j) % d]
+    E = E.reshape(rb, rb, ra, ra)
+    return xp.transpose(E, (2, 0, 3, 1)).reshape(ra * rb, ra * rb)
+
+
+def _inner_error(xp, last, normX2):
+    """Relative error from the last update's normal equations, or None where the formula
+    ``||X||^2 - 2 <X, TN> + ||TN||^2`` cannot resolve it (small errors; the threshold is
+    larger in single precision)."""
+    gram0, rhs, sol = (a.astype(np.float64) if a.dtype != np.float64 else a for a in last)
+    r2 = normX2 - 2.0 * float(xp.sum(rhs * sol)) + float(xp.sum(sol * (gram0 @ sol)))
+    thr = 1e-6 if last[0].dtype == np.float64 else 1e-3
+    return math.sqrt(r2 / normX2) if r2 > thr * normX2 else None
+
+
+def _tr_als_env(xp, X, cores, n_sweeps, reg, normX2, rtol):
+    """TR-ALS with left/right environments (``d >= 3``).
+
+    Core ``k`` is fitted against ``L_k`` (cores ``0..k-1`` contracted, ``r_0 x P x r_k``) and
+    ``R_k`` (cores ``k+1..d-1``, ``r_{k+1} x Q x r_0``): the right-hand side contracts ``X``
+    with the larger environment first (``r^2 |X|`` flops) and then with the smaller one, the
+    Gram matrix is a product of ``r^2 x r^2`` transfer matrices, and ``L`` grows by one core
+    per update; the ``R_k`` are rebuilt once per sweep.  No ``r^3 |X|`` subchain is formed.
     """
     d = X.ndim
-    normX = math.sqrt(fnorm2(xp, X))
+    shape = X.shape
+    T = [_transfer(xp, G) for G in cores]
+    last = None
+    err_old = math.inf
+    for _ in range(n_sweeps):
+        Rs = [None] * d
+        Rs[d - 2] = cores[d - 1]
+        for k in range(d - 3, -1, -1):
+            G = cores[k + 1]
+            Rn = Rs[k + 1]
+            Rs[k] = (G.reshape(-1, G.shape[2]) @ Rn.reshape(Rn.shape[0], -1)).reshape(
+                G.shape[0], -1, Rn.shape[2])
+        # transfer-matrix products: TRs[k] = T_{k+1} ... T_{d-1}, TL = T_0 ... T_{k-1}
+        TRs = [None] * d
+        TRs[d - 2] = T[d - 1]
+        for k in range(d - 3, -1, -1):
+            TRs[k] = T[k + 1] @ TRs[k + 1]
+        TL = None
+        L = None
+        for k in range(d):
+            rk, I, rk1 = cores[k].shape
+            P = int(np.prod(shape[:k], dtype=np.int64))
+            Q = int(np.prod(shape[k + 1:], dtype=np.int64))
+            # the large environments enter batched products as they are (no copies)
+            if k == 0:
+                # rhs[a, i, b] = sum_q X[i, q] R[b, q, a]; R = R_0 is (r1, Q, r0)
+                Z = xp.matmul(X.reshape(I, Q)[None], Rs[0])  # (b, i, a)
+                rhs = xp.transpose(Z, (2, 0, 1)).reshape(rk * rk1, I)
+            elif k == d - 1:
+                # rhs[a, i, b] = sum_l L[b, l, a] X[l, i]; L is (r0, P, r_{d-1})
+                Z = xp.matmul(xp.transpose(L, (0, 2, 1)), X.reshape(P, I))  # (b, a, i)
+                rhs = xp.transpose(Z, (1, 0, 2)).reshape(rk * rk1, I)
+            else:
+                R = Rs[k]
+                r0 = L.shape[0]
+                if Q <= P:  # X with L first (r^2 |X|), then R (r^3 I Q, small)
+                    W = xp.matmul(xp.transpose(L, (0, 2, 1)), X.reshape(P, I * Q))  # c,a,(i,q)
+                    W = xp.transpose(W.reshape(r0, rk, I, Q), (1, 2, 0, 3)).reshape(
+                        rk * I, r0 * Q)
+                    Rmat = xp.transpose(R, (2, 1, 0)).reshape(r0 * Q, rk1)
+                    rhs = (W @ Rmat).reshape(rk, I, rk1)
+                else:  # X with R first (r^2 |X|), then L (r^3 P I, small)
+                    V = xp.matmul(X.reshape(P * I, Q)[None], R)  # (b, (l, i), c)
+                    V = xp.transpose(V.reshape(rk1, P, I, r0), (3, 1, 2, 0)).reshape(
+                        r0 * P, I * rk1)
+                    Lmat = xp.transpose(L, (2, 0, 1)).reshape(rk, r0 * P)
+                    rhs = (Lmat @ V).reshape(rk, I, rk1)
+                rhs = xp.transpose(rhs, (0, 2, 1)).reshape(rk * rk1, I)
+            E = TL if TRs[k] is None else (TRs[k] if TL is None else TRs[k] @ TL)
+            gram0 = xp.transpose(E.reshape(rk1, rk1, rk, rk), (2, 0, 3, 1)).reshape(
+                rk * rk1, rk * rk1)
+            gram = gram0 + (reg * float(xp.trace(gram0)) / gram0.shape[0] + 1e-300) * xp.eye(
+                gram0.shape[0], dtype=gram0.dtype)
+            try:
+                sol = xp.linalg.solve(gram, rhs)
+            except Exception:  # singular: fall back to least squares
+                sol = xp.linalg.lstsq(gram, rhs, rcond=None)[0]
+            G = xp.transpose(sol.reshape(rk, rk1, I), (0, 2, 1))
+            cores[k] = G
+            T[k] = _transfer(xp, G)
+            TL = T[k] if TL is None else TL @ T[k]
+            last = (gram0, rhs, sol)
+            if k < d - 1:
+                if L is None:
+                    L = G
+                else:
+                    L = (L.reshape(-1, rk) @ G.reshape(rk, -1)).reshape(L.shape[0], -1, rk1)
+        if rtol > 0:
+            err = _inner_error(xp, last, normX2)
+            if err is not None and err_old - err < rtol * err:
+                break
+            err_old = err if err is not None else math.inf
+    return last
+
+
+def tr_als(xp, X, cores, n_sweeps=2, reg=1e-12, normX2=None, rtol=0.0):
+    """Plain ALS sweeps for a TR (or TT when boundary ranks are 1); cores updated in place.
+
+    The normal equations' Gram matrix of each core update is the product of the other
+    cores' transfer matrices (``r^2 x r^2``) when that is cheaper than the Gram of the
+    subchain unfolding, and the relative error after the last update is computed from
+    inner products (``||X||^2 - 2 <X, TN> + ||TN||^2``), without contracting the network,
+    unless it is too small for that formula to resolve (then the residual is formed).
+    With ``rtol > 0`` the sweeps stop once a sweep lowers that error by less than
+    ``rtol`` times itself.
+    """
+    d = X.ndim
+    normX2 = fnorm2(xp, X) if normX2 is None else normX2
+    last = None
+    T = None
+    err_old = math.inf
+    if d >= 3 and n_sweeps > 0:
+        X = xp.ascontiguousarray(X)
+        last = _tr_als_env(xp, X, cores, n_sweeps, reg, normX2, rtol)
+        n_sweeps = 0
     for _ in range(n_sweeps):
         for k in range(d):
             S = _subchain(xp, cores, k)  # r_{k+1} x M x r_k
@@ -211,15 +339,35 @@ def tr_als(xp, X, cores, n_sweeps=2, reg=1e-12):
             perm = [k] + [(k + j) % d for j in range(1, d)]
             Xk = xp.transpose(X, perm).reshape(X.shape[k], M)
             # G_k(a, i, b): X_k[i, m] = sum_{a,b} G_k[a,i,b] S[b,m,a]
-            Smat = xp.transpose(S, (2, 0, 1)).reshape(rk * rk1, M)  # (a,b) x m
-            gram = Smat @ Smat.T
-            gram += (reg * float(xp.trace(gram)) / gram.shape[0] + 1e-300) * xp.eye(
-                gram.shape[0], dtype=gram.dtype)
-            rhs = Smat @ Xk.T  # (a,b) x i
+            if d > 2 and M >= 4 * rk * rk1:
+                if T is None:
+                    T = [_transfer(xp, G) for G in cores]
+                gram0 = _subchain_gram(xp, T, k, rk, rk1)
+                # rhs[(a, b), i] = sum_m S[b, m, a] X_k[i, m]: a batched product over b
+                # (no transposed copy of the subchain)
+                rhs = xp.transpose(xp.matmul(Xk[None], S), (2, 0, 1)).reshape(rk * rk1, -1)
+            else:
+                Smat = xp.transpose(S, (2, 0, 1)).reshape(rk * rk1, M)  # (a,b) x m
+                gram0 = Smat @ Smat.T
+                rhs = Smat @ Xk.T  # (a,b) x i
+            gram = gram0 + (reg * float(xp.trace(gram0)) / gram0.shape[0] + 1e-300) * xp.eye(
+                gram0.shape[0], dtype=gram0.dtype)
             try:
                 sol = xp.linalg.solve(gram, rhs)
             except Exception:  # singular: fall back to least squares
                 sol = xp.linalg.lstsq(gram, rhs, rcond=None)[0]
             cores[k] = xp.transpose(sol.reshape(rk, rk1, X.shape[k]), (0, 2, 1))
+            if T is not None:
+                T[k] = _transfer(xp, cores[k])
+            last = (gram0, rhs, sol)
+        if rtol > 0:
+            err = _inner_error(xp, last, normX2)
+            if err is not None and err_old - err < rtol * err:
+                break
+            err_old = err if err is not None else math.inf
+    if last is not None:
+        err = _inner_error(xp, last, normX2)
+        if err is not None:
+            return err
     R = X - tn_full(xp, cores)
-    return math.sqrt(fnorm2(xp, R)) / normX
+    return math.sqrt(fnorm2(xp, R) / normX2)
