@@ -497,7 +497,6 @@ class Penalty(abc.ABC):
         float
             ``g(x)`` (``inf`` outside a constraint set).
         """
-        raise NotImplementedError
 
     @abc.abstractmethod
     def prox(self, x, tau):
@@ -515,7 +514,6 @@ class Penalty(abc.ABC):
         ndarray
             The prox.
         """
-        raise NotImplementedError
 
     def __call__(self, x):
         return self.value(x)
@@ -968,7 +966,7 @@ class _Indicator(Penalty):
 
     @abc.abstractmethod
     def _inside(self, x):
-        raise NotImplementedError
+        """True when ``x`` lies in the set (up to :attr:`tol`)."""
 
     def value(self, x):
         """0 inside the set, ``inf`` outside (up to ``1e-9`` relative).
