@@ -368,6 +368,10 @@ def test_bad_solver_arguments(rng):
         softimpute(obs, maxiter=0)
     with pytest.raises(ValueError, match=r"rank_max=5 is larger"):
         softimpute(obs, rank_max=5)
+    with pytest.raises(TypeError, match="accelerate must be True or False"):
+        softimpute(obs, accelerate="yes")
+    with pytest.raises(ValueError, match="init must be one of"):
+        scaled_gd(obs, 1, init="zeros")
     with pytest.raises(ValueError, match="needs measurements"):
         scaled_gd(SensingOperator.gaussian((3, 3), 9, rng=0), 1)
     with pytest.raises(ValueError, match="measurements must have shape"):

@@ -127,6 +127,8 @@ def softimpute(obs, *, lam=None, rank_max=None, shape=None, maxiter=100, tol=1e-
     maxiter = C.check_int("maxiter", maxiter)
     tol = C.check_nonneg("tol", tol)
     n_power = C.check_int("n_power", n_power, 0)
+    if not isinstance(accelerate, (bool, np.bool_)):
+        raise TypeError(f"accelerate must be True or False, got {accelerate!r}")
     accelerate = bool(accelerate)
     if early_stop is not None:
         early_stop = C.check_int("early_stop", early_stop)
