@@ -330,6 +330,8 @@ def test_spm_bad_input(rng):
         sel.spm(np.ones((3, 3, 3)), rank=10)
     with pytest.raises(ValueError, match="batch must be an integer"):
         sel.spm(np.ones((3, 3, 3)), batch=0)
+    with pytest.raises(TypeError, match="extrapolate must be True or False"):
+        sel.spm(np.ones((3, 3, 3)), extrapolate="yes")
     a = np.array([0.6, 0.8])
     with pytest.raises(ValueError, match="rank=2 exceeds the rank 1"):
         sel.spm(np.einsum("i,j,k,l->ijkl", a, a, a, a), rank=2)

@@ -276,6 +276,8 @@ def spm(X, rank=None, *, tol=1e-4, maxiter=5000, ntries=3, conv_tol=None, polish
     maxiter = check_int("maxiter", maxiter)
     ntries = check_int("ntries", ntries)
     batch = check_int("batch", batch)
+    if not isinstance(extrapolate, (bool, np.bool_)):
+        raise TypeError(f"extrapolate must be True or False, got {extrapolate!r}")
     gen = make_rng(rng)
     dt = X.dtype
     f64 = xp.float64
