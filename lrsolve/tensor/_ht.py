@@ -425,7 +425,9 @@ def hierarchical_tucker(X, rank=None, *, tol=None, tree=None, allocation="global
         the exact error of the truncation (``||X||^2 - ||T||^2``) stays within ``tol``
         (a few more passes).  The result is kept when it has no more parameters than
         the equal split (else the equal split is returned).  Both meet ``tol``;
-        ``"global"`` usually needs fewer parameters at the same achieved error.
+        ``"global"`` usually needs fewer parameters at the same achieved error and
+        takes 5 to 20 times as long (a few dozen HT-SVD passes; e.g. 7.5 s against
+        0.8 s on a 128 x 128 x 14 x 20 tensor); pass ``"equal"`` for the fast rule.
     svd : {"auto", "gram", "svd"}, optional
         ``"gram"``: ``eigh`` of the Gram matrix of each matricization; ``"svd"``: thin
         SVDs; ``"auto"``: Gram unless ``tol`` is below what a Gram spectrum resolves.
