@@ -37,6 +37,9 @@ import lrsolve
 from lrsolve.tensor import hierarchical_tucker
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "examples"))
+from plot_tree_networks import quantized, smooth_image  # noqa: E402  (the example's image)
+
 DATA = os.environ.get("LRSOLVE_DATA", os.path.join(HERE, "..", "..", "shared", "data"))
 LOG, ROWS = [], []
 
@@ -44,24 +47,6 @@ LOG, ROWS = [], []
 def say(msg=""):
     print(msg, flush=True)
     LOG.append(msg)
-
-
-def smooth_image(n=256, seed=0):
-    """A smooth 256x256 test image: Gaussian blobs, a ramp, an edge and mild texture."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:1:n * 1j, 0:1:n * 1j]
-    img = 0.3 * x + 0.2 * (y > 0.6)
-    for _ in range(12):
-        cx, cy, w, a = rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0.03, 0.2), rng.normal()
-        img += a * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * w * w))
-    return img + 0.01 * rng.standard_normal((n, n))
-
-
-def quantized(img):
-    """256x256 image -> 4^8 tensor, bits of row and column interleaved (QTT-style)."""
-    bits = img.reshape([2] * 16)
-    order = [b for k in range(8) for b in (k, 8 + k)]
-    return bits.transpose(order).reshape([4] * 8)
 
 
 def cases(quick):

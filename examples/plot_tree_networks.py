@@ -39,15 +39,20 @@ def smooth_image(n=256, seed=0):
     return img + 0.01 * rng.standard_normal((n, n))
 
 
+def quantized(img):
+    """256x256 image -> 4^8 tensor, bits of row and column interleaved (4x4 blocks per level)."""
+    bits = img.reshape([2] * 16)  # row bits, then column bits
+    order = [b for k in range(8) for b in (k, 8 + k)]
+    return bits.transpose(order).reshape([4] * 8)
+
+
 def load(image):
     """The tensor to compress and its name."""
     root = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
     path = pathlib.Path(os.environ.get("LRSOLVE_DATA", root)) / "tensors" / "Kinetic.npy"
     if not image and path.exists():
         return np.load(path), "Kinetic 64x12x10x60"
-    bits = smooth_image().reshape([2] * 16)  # row bits, then column bits
-    order = [b for k in range(8) for b in (k, 8 + k)]  # interleave: 4x4 blocks per level
-    return bits.transpose(order).reshape([4] * 8), "256x256 image as 4^8"
+    return quantized(smooth_image()), "256x256 image as 4^8"
 
 
 def main(argv=None):

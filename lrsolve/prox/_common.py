@@ -25,6 +25,34 @@ def as_float_array(x, name, *objs):
     return bk, arr
 
 
+def check_design(xp, X, y):
+    """Validate a regression design: returns ``(y as 1-D float64, n, p, input dtype)``.
+
+    ``X`` is 2-D (dense or sparse) with as many rows as ``y``; ``y`` may be a column;
+    ``y`` must be finite.  The input dtype is the floating type of ``X`` and ``y``
+    combined (float64 for integer data).
+    """
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D (n_samples,), got shape {y.shape}")
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"X has {X.shape[0]} samples (rows) but y has {y.shape[0]}; they must match"
+        )
+    n, p = X.shape
+    if n == 0 or p == 0:
+        raise ValueError(f"X must have at least one sample and one feature, got {X.shape}")
+    in_dtype = np.result_type(X.dtype, y.dtype)
+    in_dtype = in_dtype if in_dtype.kind == "f" else np.dtype(np.float64)
+    y = y.astype(xp.float64)
+    if not bool(xp.all(xp.isfinite(y))):
+        raise ValueError("y contains NaN or Inf; remove or replace the non-finite entries")
+    return y, n, p, in_dtype
+
+
 def kernel(bk, name, x=None):
     """The Numba kernel for NumPy inputs on the numba engine, the reference one otherwise."""
     eng = bk.engine if bk.name == "numpy" else "numpy"

@@ -10,7 +10,7 @@ import numpy as np
 from .._backend import get_backend
 from .._kernels import get_kernel
 from .._validation import check_maxiter
-from ._common import check_nonneg
+from ._common import check_design, check_nonneg
 from ._results import OptimizeResult, PathResult
 
 __all__ = ["lasso", "elastic_net", "lasso_path", "enet_path"]
@@ -24,26 +24,7 @@ class _Design:
         import scipy.sparse as sp
 
         self.sparse = sp.issparse(X)
-        y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y[:, 0]
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-D (n_samples,), got shape {y.shape}")
-        if X.ndim != 2:
-            raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
-        if X.shape[0] != y.shape[0]:
-            raise ValueError(
-                f"X has {X.shape[0]} samples (rows) but y has {y.shape[0]}; they must match"
-            )
-        self.n, self.p = X.shape
-        if self.n == 0 or self.p == 0:
-            raise ValueError(f"X must have at least one sample and one feature, got {X.shape}")
-        self.in_dtype = np.result_type(X.dtype, y.dtype)
-        if self.in_dtype.kind not in "f":
-            self.in_dtype = np.dtype(np.float64)
-        y = y.astype(np.float64)
-        if not np.all(np.isfinite(y)):
-            raise ValueError("y contains NaN or Inf; remove or replace the non-finite entries")
+        y, self.n, self.p, self.in_dtype = check_design(np, X, np.asarray(y))
         self.fit_intercept = bool(fit_intercept)
         self.y_mean = float(y.mean()) if fit_intercept else 0.0
         self.y = y - self.y_mean

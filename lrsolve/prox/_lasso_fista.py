@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from .._backend import get_backend
+from ._common import check_design
 
 __all__: list = []
 
@@ -36,24 +37,7 @@ class _Problem:
         self.bk = bk
         xp = self.xp = bk.xp
         self.sparse = _is_sparse(X)
-        y = bk.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y[:, 0]
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-D (n_samples,), got shape {y.shape}")
-        if X.ndim != 2:
-            raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
-        if X.shape[0] != y.shape[0]:
-            raise ValueError(
-                f"X has {X.shape[0]} samples (rows) but y has {y.shape[0]}; they must match")
-        self.n, self.p = X.shape
-        if self.n == 0 or self.p == 0:
-            raise ValueError(f"X must have at least one sample and one feature, got {X.shape}")
-        in_dtype = np.result_type(X.dtype, y.dtype)
-        self.in_dtype = in_dtype if in_dtype.kind == "f" else np.dtype(np.float64)
-        y = y.astype(xp.float64)
-        if not bool(xp.all(xp.isfinite(y))):
-            raise ValueError("y contains NaN or Inf; remove or replace the non-finite entries")
+        y, self.n, self.p, self.in_dtype = check_design(xp, X, bk.asarray(y))
         self.fit_intercept = bool(fit_intercept)
         if self.sparse:
             A = X.tocsr().astype(np.float64)
