@@ -199,7 +199,7 @@ def numba_available() -> bool:
     return True
 
 
-def get_backend(*objs: Any, engine: str | None = None) -> Backend:
+def get_backend(*objs: Any, engine: str | None = None, native: bool = False) -> Backend:
     """Return the :class:`Backend` that the given inputs select.
 
     Parameters
@@ -209,6 +209,9 @@ def get_backend(*objs: Any, engine: str | None = None) -> Backend:
         information.
     engine : {"numba", "numpy"}, optional
         CPU engine; defaults to the current setting (see :func:`set_backend`).
+    native : bool, default False
+        Ignore the ``set_backend("cupy")`` switch: host inputs select NumPy.  Used by
+        containers, which keep the arrays they are given where they are.
 
     Returns
     -------
@@ -243,7 +246,7 @@ def get_backend(*objs: Any, engine: str | None = None) -> Backend:
         raise ValueError(f"engine must be one of {_config.ENGINES}, got {engine!r}")
     if "cupy" in kinds:
         return _make_backend("cupy", "cupy", False)
-    if _config.get_backend_name() == "cupy":
+    if _config.get_backend_name() == "cupy" and not native:
         return _make_backend("cupy", "cupy", True)
     return _make_backend("numpy", engine, False)
 

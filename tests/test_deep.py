@@ -352,10 +352,34 @@ def test_cupy_and_cuda_agree_with_cpu(dtype):
     dev = dcdm(Ad, cupy.asarray(b), rtol=rtol)
     assert isinstance(dev.x, cupy.ndarray) and dev.x.dtype == dtype
     assert dev.converged and dev.extra["device"].startswith("cuda")
-    assert abs(dev.niter - host.niter) <= 2
+    # the convolutions sum in another order on the GPU (float32): DCDM keeps only k=2
+    # directions A-orthogonal, so a few iterations' difference is rounding, not a bug
+    assert abs(dev.niter - host.niter) <= max(2, 0.05 * host.niter)
     np.testing.assert_allclose(cupy.asnumpy(dev.x), host.x, rtol=0, atol=50 * rtol *
                                float(np.abs(host.x).max()))
     # host inputs under the cupy backend come back as NumPy arrays
     with lrsolve.backend("cupy"):
         hio = dcdm(A, b, rtol=rtol)
     assert isinstance(hio.x, np.ndarray) and hio.converged
+
+
+@pytest.mark.gpu
+def test_training_on_cuda_lowers_the_loss(tmp_path):
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA")
+    A = poisson((12, 12), mask=obstacle_mask((12, 12), 1, rng=0, radius=(0.1, 0.2), margin=1))
+    res = lrsolve.deep.train_dcdm([A, poisson((12, 12), bc="neumann")], n_ritz=48,
+                                  n_samples=72, epochs=3, batch_size=8, lr=3e-3, seed=1,
+                                  device="cuda", checkpoint=tmp_path / "ck")
+    assert res.val_history[-1] < 0.9 * res.initial_loss
+    assert next(res.model.parameters()).device.type == "cpu"
+    out = dcdm(A, _rhs(A), model=res.save(tmp_path / "net"), rtol=1e-6)
+    assert out.converged
+
+
+def test_training_device_without_cuda_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ValueError, match="no CUDA device"):
+        lrsolve.deep.train_dcdm(poisson((8, 8)), n_ritz=8, n_samples=8, epochs=1,
+                                device="cuda")

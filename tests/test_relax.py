@@ -376,7 +376,13 @@ def test_gpu_matches_cpu(solver):
     cpu = solver(A, b, omega=1.4, rtol=1e-10, maxiter=3000)
     gpu = solver(csp.csr_matrix(A), cupy.asarray(b), omega=1.4, rtol=1e-10, maxiter=3000)
     assert gpu.converged and isinstance(gpu.x, cupy.ndarray)
-    np.testing.assert_allclose(gpu.x.get(), cpu.x, rtol=1e-8, atol=1e-10)
+    # the same sweeps (see the reference-sweep test below); the GPU looks at the residual
+    # only every check_every sweeps, so it may stop a few sweeps later: both solutions
+    # agree with the direct one to cond(A) * rtol
+    assert cpu.niter <= gpu.niter <= cpu.niter + 10
+    xs = spla.spsolve(A.tocsc(), b)
+    for x in (gpu.x.get(), cpu.x):
+        assert np.linalg.norm(x - xs) <= 50 * 1e-10 * np.linalg.norm(xs)
 
 
 @pytest.mark.gpu

@@ -114,7 +114,15 @@ def randomized_svd(matmat, rmatmat, shape, k, xp, dtype, rng, bk, n_iter=2, star
         B = rmatmat(Q).T  # ell x n = Q^T M
         Ub, s, Vt = xp.linalg.svd(B, full_matrices=False)
         U = Q @ Ub[:, :k]
-    return U, s[:k], Vt[:k].T
+    V = Vt[:k].T
+    # sign convention (as scikit-learn's svd_flip): the largest |entry| of each column of U
+    # is positive, so that LAPACK and cuSOLVER give the same factors
+    if k:
+        piv = U[xp.argmax(xp.abs(U), axis=0), xp.arange(U.shape[1])]
+        sign = xp.where(piv < 0, -1.0, 1.0).astype(U.dtype)
+        U = U * sign
+        V = V * sign
+    return U, s[:k], V
 
 
 def spectral_init(obs, k, rng, offset=0.0, n_iter=2):

@@ -77,6 +77,7 @@ def add_train_parser(subparsers):
                    help="1: residual only; 2 (default): residual and fluid mask")
     p.add_argument("--max-obstacles", type=_pos_int, default=6)
     p.add_argument("--threads", type=_pos_int, default=None, help="torch threads")
+    p.add_argument("--device", default="cpu", help="where the network trains: cpu or cuda")
     p.add_argument("--time-limit", type=_pos_float, default=None,
                    help="stop after the epoch in which this many seconds have passed")
     p.add_argument("--checkpoint", default=None, help="checkpoint file (saved every epoch)")
@@ -144,7 +145,7 @@ def run_train(args):
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
         n_operators=args.n_operators, checkpoint=args.checkpoint, resume=args.resume,
         progress=False if args.no_progress else None, threads=args.threads,
-        time_limit=args.time_limit, model=model, **opts,
+        time_limit=args.time_limit, model=model, device=args.device, **opts,
     )
     argv = getattr(args, "argv", None) or sys.argv[1:]
     meta = {"command": "lrsolve " + " ".join(argv), "wall_seconds": time.perf_counter() - t0}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 
@@ -87,6 +88,21 @@ def _default_precond(op):
     order += ["jacobi", None]
     return order
 
+
+
+@contextlib.contextmanager
+def _full_fp32(torch, device):
+    """Convolutions in full float32 on CUDA (cuDNN's TF32 default loses 3 digits and
+    makes the directions, and the iteration counts, differ from the CPU's)."""
+    if device.type != "cuda":
+        yield
+        return
+    prev = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32 = prev
 
 def dcdm(A, b, x0=None, *, model="auto", rtol=1e-5, atol=0.0, maxiter=None, k=2,
          grid_shape=None, mask=None, callback=None, fallback=True, precond="auto",
@@ -243,7 +259,7 @@ def dcdm(A, b, x0=None, *, model="auto", rtol=1e-5, atol=0.0, maxiter=None, k=2,
 
     def direction(r, rnorm):
         rt = to_torch(r).to(torch.float32) * (1.0 / rnorm)
-        with torch.inference_mode():
+        with torch.inference_mode(), _full_fp32(torch, device):
             if mask_t is None:
                 out = dnet(rt.reshape((1,) + grid))[0].reshape(-1)
             else:

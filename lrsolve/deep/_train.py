@@ -278,7 +278,7 @@ def _loss(torch, net, At, B, grid_shape, mask_t, eps=1e-30):
         q = net(r).reshape(nb, -1)
         Q = q
     else:
-        r = torch.zeros((nb,) + grid_shape, dtype=B.dtype)
+        r = torch.zeros((nb,) + grid_shape, dtype=B.dtype, device=B.device)
         r[:, mask_t] = B
         q = net(r, mask_t)
         Q = q[:, mask_t]
@@ -299,7 +299,7 @@ def _check_int(name, v, lo=1):
 def train_dcdm(operator_or_generator, *, grid_shape=None, n_ritz=256, n_samples=1000,
                epochs=10, batch_size=16, lr=1e-3, seed=None, rng=None, n_operators=8,
                low_fraction=0.55, low_weight=9.0, model=None, checkpoint=None, resume=False,
-               progress=None, threads=None, time_limit=None, **model_options):
+               progress=None, threads=None, time_limit=None, device=None, **model_options):
     """Train a DCDM network on Poisson-type systems (the recipe of Kaneda et al., 2023).
 
     Data: for each training matrix, ``n_ritz`` Lanczos steps (started from
@@ -359,6 +359,9 @@ def train_dcdm(operator_or_generator, *, grid_shape=None, n_ritz=256, n_samples=
         ``torch.set_num_threads`` during training (restored afterwards).
     time_limit : float, optional
         Stop after the epoch during which this many seconds have passed.
+    device : str or torch.device, optional
+        Where the network trains (``"cpu"``, the default, or ``"cuda"``).  The data (Ritz
+        vectors) are always made on the host; the returned model is on the CPU.
     **model_options
         Passed to :func:`build_model` (``channels``, ``levels``, ...).
 
@@ -425,6 +428,9 @@ def train_dcdm(operator_or_generator, *, grid_shape=None, n_ritz=256, n_samples=
         data.append((i, _make_rhs(vecs, count, gen_rng, low_fraction, low_weight)))
     data_seconds = time.perf_counter() - t0
 
+    dev = torch.device("cpu" if device is None else device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r}: torch sees no CUDA device here; use device='cpu'")
     old_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(_check_int("threads", threads))
@@ -435,13 +441,14 @@ def train_dcdm(operator_or_generator, *, grid_shape=None, n_ritz=256, n_samples=
                 model = build_model(ndim, **model_options)
             elif model_options:
                 raise ValueError("give model or model options, not both")
-            mats = [_torch_matrix(torch, s.A) for s in systems]
-            masks = [None if s.mask is None else torch.from_numpy(np.array(s.mask))
+            model = model.to(dev)
+            mats = [_torch_matrix(torch, s.A).to(dev) for s in systems]
+            masks = [None if s.mask is None else torch.from_numpy(np.array(s.mask)).to(dev)
                      for s in systems]
             # split every system's samples 90/10
             train, val = [], []
             for i, B in data:
-                Bt = torch.from_numpy(B.astype(np.float32))
+                Bt = torch.from_numpy(B.astype(np.float32)).to(dev)
                 nv = max(1, len(Bt) // 10) if len(Bt) > 1 else 0
                 val.append((i, Bt[:nv]))
                 train.append((i, Bt[nv:]))
@@ -452,7 +459,7 @@ def train_dcdm(operator_or_generator, *, grid_shape=None, n_ritz=256, n_samples=
             if ck is not None and ck.suffix == ".pt":
                 ck = ck.with_suffix("")
             if resume and ck is not None and ck.with_suffix(".ckpt").exists():
-                st = torch.load(ck.with_suffix(".ckpt"), weights_only=False)
+                st = torch.load(ck.with_suffix(".ckpt"), weights_only=False, map_location=dev)
                 model.load_state_dict(st["model"])
                 opt.load_state_dict(st["opt"])
                 start_epoch, hist, vhist = st["epoch"], st["loss"], st["val"]
@@ -511,6 +518,7 @@ def train_dcdm(operator_or_generator, *, grid_shape=None, n_ritz=256, n_samples=
                 bar.close()
     finally:
         torch.set_num_threads(old_threads)
+    model = model.to("cpu")
     model.eval()
     meta = {
         "grid_shapes": sorted({tuple(s.grid_shape) for s in systems}),

@@ -222,6 +222,8 @@ def bicgstab(
         restarted = breakdown is not None  # this start follows a breakdown
         if gpu:
             bad = xp.zeros((), dtype=bool)  # a breakdown happened since the last check
+            bad_first = bad
+            broke_first = False
         j = 0
         breakdown = None
         while k < maxiter:
@@ -299,6 +301,8 @@ def bicgstab(
                 k -= 1
                 break
             record(k, rnorm)
+            if gpu and j == 1:
+                bad_first = bad  # a breakdown already in the first step of this start
             if callback is not None:
                 callback(x)
                 called = k
@@ -306,11 +310,12 @@ def bicgstab(
                 break
             if k % check_every == 0 or k == maxiter:
                 if gpu:
-                    rn, bd = (float(u) for u in bk.to_host(
+                    rn, bd, bd1 = (float(u) for u in bk.to_host(
                         xp.stack([xp.asarray(rnorm, dtype=xp.float64),
-                                  bad.astype(xp.float64)])))
+                                  bad.astype(xp.float64), bad_first.astype(xp.float64)])))
                     rnorm = rn
                     if bd:
+                        broke_first = bool(bd1)
                         breakdown = "a breakdown (rho, r0_hat^H v or omega ~ 0)"
                         break
                 else:
@@ -340,7 +345,9 @@ def bicgstab(
             done = True
         if breakdown is not None and not done:
             breakdown_restarts += 1
-            if (j == 1 and restarted) or breakdown_restarts > _MAX_BREAKDOWN_RESTARTS:
+            if ((broke_first if gpu else j == 1) and restarted) or (
+                breakdown_restarts > _MAX_BREAKDOWN_RESTARTS
+            ):
                 info, done = -3, True
                 message = (
                     f"breakdown at iteration {k + 1}: {breakdown}, again after a restart "

@@ -136,6 +136,7 @@ def cg(
     b_vec, x = sys.b, sys.x
     bnorm = math.sqrt(float(norm2sq(b_vec)))
     tol = check_tolerances(rtol, atol, bnorm)
+    tol2 = tol * tol
 
     tally = Tally(sys, tol)
     finish = tally.result
@@ -202,8 +203,12 @@ def cg(
         pq = op.matvec_dot(p, q)
         tally.mv += 1
         if gpu:
-            pq_min = xp.minimum(pq_min, pq)
-            alpha = rz / xp.where(pq == 0, 1.0, pq)
+            # Steps taken after the residual met the tolerance (between two host checks)
+            # are frozen: their p^H A p may be zero or rounding noise, which must neither
+            # move x nor be reported as indefiniteness.
+            live = xp.asarray(rr) > tol2
+            pq_min = xp.minimum(pq_min, xp.where(live, pq, xp.inf))
+            alpha = xp.where(live, rz / xp.where(pq == 0, 1.0, pq), 0.0)
         else:
             pq = float(pq)
             if not pq > 0:
@@ -307,8 +312,9 @@ def cg(
             rz_new = prec.apply_dot(r, z)
             tally.pc += 1
             if gpu:
-                rz_min = xp.minimum(rz_min, rz_new)
-                beta = rz_new / xp.where(rz == 0, 1.0, rz)
+                rz_min = xp.minimum(rz_min, xp.where(xp.asarray(rr) > tol2, rz_new, xp.inf))
+                rz_d = xp.asarray(rz)
+                beta = rz_new / xp.where(rz_d == 0, 1.0, rz_d)
             else:
                 rz_new = float(rz_new)
                 if not rz_new > 0:
@@ -325,7 +331,11 @@ def cg(
                 beta = rz_new / rz
         else:
             rz_new = rr
-            beta = rz_new / xp.where(rz == 0, 1.0, rz) if gpu else (rz_new / rz if rz else 0.0)
+            if gpu:
+                rz_d = xp.asarray(rz)
+                beta = rz_new / xp.where(rz_d == 0, 1.0, rz_d)
+            else:
+                beta = rz_new / rz if rz else 0.0
         rz = rz_new
         if restart:
             restart = False

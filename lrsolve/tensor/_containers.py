@@ -32,7 +32,7 @@ class _Factorised:
     @property
     def xp(self):
         """The array module (``numpy`` or ``cupy``) of the stored arrays."""
-        return get_backend(*self._arrays()).xp
+        return get_backend(*self._arrays(), native=True).xp
 
     @property
     def ndim(self):
@@ -66,7 +66,7 @@ class _Factorised:
         >>> cp.relative_error(np.ones((2, 3)))
         0.0
         """
-        xp = get_backend(X, *self._arrays()).xp
+        xp = get_backend(X, *self._arrays(), native=True).xp
         X = xp.asarray(X)
         if tuple(X.shape) != tuple(self.shape):
             raise ValueError(f"X has shape {tuple(X.shape)} but this tensor has shape {self.shape}")
@@ -132,7 +132,7 @@ class CPTensor(_Factorised):
         factors = list(factors)
         if not factors:
             raise ValueError("a CPTensor needs at least one factor matrix")
-        bk = get_backend(weights, *factors)
+        bk = get_backend(weights, *factors, native=True)
         xp = bk.xp
         factors = [xp.asarray(f) for f in factors]
         R = factors[0].shape[1] if factors[0].ndim == 2 else None
@@ -321,7 +321,7 @@ class TuckerTensor(_Factorised):
 
     def __init__(self, core, factors):
         factors = list(factors)
-        bk = get_backend(core, *factors)
+        bk = get_backend(core, *factors, native=True)
         xp = bk.xp
         core = xp.asarray(core)
         factors = [xp.asarray(f) for f in factors]
@@ -444,7 +444,7 @@ def _check_cores(cores, ring):
     cores = list(cores)
     if not cores:
         raise ValueError("need at least one core")
-    xp = get_backend(*cores).xp
+    xp = get_backend(*cores, native=True).xp
     cores = [xp.asarray(c) for c in cores]
     for k, c in enumerate(cores):
         if c.ndim != 3:

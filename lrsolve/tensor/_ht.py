@@ -170,7 +170,7 @@ class HTTensor(_Factorised):
 
     def __init__(self, tree, leaves, transfers):
         leaves, transfers = list(leaves), list(transfers)
-        bk = get_backend(*leaves, *transfers)
+        bk = get_backend(*leaves, *transfers, native=True)
         xp = bk.xp
         self.leaves = [xp.asarray(u) for u in leaves]
         self.transfers = [xp.asarray(b) for b in transfers]
