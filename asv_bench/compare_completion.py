@@ -18,14 +18,26 @@ Sections (``--only a,b``):
                ``ml-100k.zip`` as downloaded (or set ``$LRSOLVE_MOVIELENS``);
                ``--ml-splits u1,u2,...`` runs several of the five splits.
 ``memory``     tracemalloc peak of altmin vs (observed triples + factors) (target <= 3x).
+``gpu``        (not in the default set; needs CuPy and a CUDA device) one altmin sweep at
+               |Omega| = 10^8 (``--quick``: 10^6), rank 64, float32, on a 200000 x 200000
+               problem generated on the device (500 entries per row and column): time of a
+               1-sweep call (after a first, cold one, reported apart), per-sweep time
+               (t(3 sweeps) - t(1 sweep)) / 2 and the sweep times altmin records, for the
+               ``exact`` and ``cg`` solvers (target < 1 s), the set-up (COO -> CSR/CSC)
+               apart; a CPU (Numba) reference of the same sweep at 10^7 entries, labelled as
+               such.  ``LRSOLVE_GPU_DRYRUN=1`` runs the same code with NumPy standing in for
+               the device (NumPy engine, the kernels CuPy runs) at small sizes: a check of the
+               code path on a machine without a GPU.
 
-Writes ``compare_completion-<date>.log`` and ``.json`` next to this script.
+Writes ``compare_completion-<date>.log`` and ``.json`` next to this script
+(``compare_completion-gpu-...`` when ``gpu`` runs, ``-gpudry-`` for a dry run).
 ``--quick`` uses small sizes (under a minute): a smoke test of the script.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -358,8 +370,164 @@ def section_memory(args, out):
         out[f"memory_{solver}"] = {"peak": peak, "base": base, "ratio": peak / base}
 
 
+# ----------------------------------------------------------------------------- gpu
+def _dry_run():
+    return os.environ.get("LRSOLVE_GPU_DRYRUN", "") not in ("", "0")
+
+
+def _device():
+    """``(xp, synchronize, name)`` of the gpu section: CuPy, or NumPy under LRSOLVE_GPU_DRYRUN."""
+    if _dry_run():
+        return np, (lambda: None), "numpy standing in for the device (LRSOLVE_GPU_DRYRUN=1)"
+    import cupy
+
+    def sync():
+        cupy.cuda.get_current_stream().synchronize()
+
+    props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
+    name = props["name"]
+    name = name.decode() if isinstance(name, bytes) else str(name)
+    return cupy, sync, f"{name}, CuPy {cupy.__version__}"
+
+
+def device_problem(xp, m, n, k, nnz, seed=0, dtype=np.float32):
+    """``nnz`` distinct entries (random order) of a rank-k matrix, drawn on ``xp``'s device."""
+    rs = xp.random.RandomState(seed)
+    U = (rs.standard_normal((m, k)) / k**0.25).astype(dtype)
+    V = (rs.standard_normal((n, k)) / k**0.25).astype(dtype)
+    draw = int(nnz * (1.02 + 2 * nnz / (m * n))) + 10  # duplicates: about nnz^2 / (2 m n)
+    lin = rs.randint(0, m, size=draw).astype(xp.int64) * n
+    lin += rs.randint(0, n, size=draw).astype(xp.int64)
+    lin = xp.unique(lin)
+    if lin.size < nnz:
+        raise RuntimeError(f"drew {lin.size} distinct entries, fewer than {nnz}")
+    lin = lin[rs.permutation(lin.size)[:nnz]]
+    r = (lin // n).astype(xp.int32)
+    c = (lin % n).astype(xp.int32)
+    del lin
+    v = xp.empty(nnz, dtype=dtype)
+    step = 1 << 21
+    for s in range(0, nnz, step):
+        v[s : s + step] = xp.sum(U[r[s : s + step]] * V[c[s : s + step]], axis=1)
+    return r, c, v
+
+
+def _sweeps(obs, k, sync, engine_ctx, label, long_call=20.0):
+    """One ALS sweep timed several ways, for both solvers; rows for the table."""
+    kw = dict(reg=0.05, init="random", tol=0.0, rng=0)
+    rows = {}
+    for solver in ("exact", "cg"):
+        with engine_ctx():
+            # a first 1-sweep call at this size, reported apart: a small warm-up is not enough
+            # (the first full-size sweep took 5.6 s against 0.18 s warm on an H100 at 10^6
+            # entries; Numba compiles its threaded kernels only for large inputs)
+            sync()
+            t0 = time.perf_counter()
+            altmin(obs, k, solver=solver, maxiter=1, **kw)
+            sync()
+            t_cold = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            r1 = altmin(obs, k, solver=solver, maxiter=1, **kw)
+            sync()
+            t1 = time.perf_counter() - t0
+            t3, h3 = float("nan"), np.array([])
+            if t1 < long_call:  # a 1-sweep call over ~20 s: no 3-sweep call (time limit)
+                sync()
+                t0 = time.perf_counter()
+                r3 = altmin(obs, k, solver=solver, maxiter=3, **kw)
+                sync()
+                t3 = time.perf_counter() - t0
+                h3 = r3.history["time"]
+        h1 = r1.history["time"]
+        per = (t3 - t1) / 2
+        rec = float(np.min(h3[1:])) if len(h3) > 1 else float(h1[0])
+        rows[solver] = {"t_first_call_1": t_cold, "t_call_1": t1, "t_call_3": t3,
+                        "per_sweep": per,
+                        "sweep_times_1": h1.tolist(), "sweep_times_3": h3.tolist(),
+                        "recorded_sweep": rec, "train_rmse_3": (r3.history["train_rmse"].tolist()
+                                                               if len(h3) else [])}
+        log(f"{label:<22} {solver:<6} {t_cold:>10.3f} {t1:>10.3f} {t3:>10.3f} {per:>10.3f} "
+            f"{rec:>10.3f}")
+    return rows
+
+
+def section_gpu(args, out):
+    xp, sync, name = _device()
+    dry = xp is np
+    k = 16 if dry else 64
+    if dry:
+        (m, n, nnz), (mc, nc, nnzc) = (1000, 1000, 100_000), (400, 400, 20_000)
+    elif args.quick:
+        (m, n, nnz), (mc, nc, nnzc) = (5000, 5000, 1_000_000), (1000, 1000, 100_000)
+    else:
+        (m, n, nnz), (mc, nc, nnzc) = (200_000, 200_000, 100_000_000), (20_000, 20_000,
+                                                                         10_000_000)
+    # NumPy standing in for the device runs the plain NumPy kernels: the ones CuPy runs
+    dev_ctx = (lambda: lrsolve.backend(engine="numpy")) if dry else contextlib.nullcontext
+    log(f"\n## GPU: one altmin sweep, |Omega| = {nnz:.3g}, {m} x {n}, rank {k}, float32, "
+        f"reg 0.05, random init (target < 1 s per sweep); device: {name}")
+    # warm-up at a small size: kernel compilation, cuBLAS/cuSOLVER/cuSPARSE handles
+    wr, wc, wv = device_problem(xp, 2000, 1500, k, 100_000, seed=7)
+    with dev_ctx():
+        wobs = observations((wr, wc, wv), shape=(2000, 1500))
+        for solver in ("exact", "cg"):
+            altmin(wobs, k, solver=solver, reg=0.05, init="random", maxiter=2, tol=0.0, rng=0)
+    del wr, wc, wv, wobs
+    sync()
+    t0 = time.perf_counter()
+    r, c, v = device_problem(xp, m, n, k, nnz, seed=0)
+    sync()
+    t_gen = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with dev_ctx():
+        obs = observations((r, c, v), shape=(m, n))
+    sync()
+    t_obs = time.perf_counter() - t0
+    del r, c, v
+    log(f"problem generated on the device in {t_gen:.2f} s; set-up observations() "
+        f"(COO -> CSR + CSC) {t_obs:.3f} s")
+    log(f"{'run':<22} {'solver':<6} {'1st call':>10} {'1-sweep':>10} {'3-sweep':>10} "
+        f"{'(t3-t1)/2':>10} {'recorded':>10}   (seconds of calls on the set-up observations; "
+        "'1st call': 1 sweep, cold; 'recorded': altmin's own sweep time, best of 2..3)")
+    dev = "device (dry run)" if dry else "GPU"
+    rows = _sweeps(obs, k, sync, dev_ctx, dev)
+    del obs
+    for solver, row in rows.items():
+        per = row["per_sweep"] if np.isfinite(row["per_sweep"]) else row["recorded_sweep"]
+        ok = "MET" if per < 1.0 else "MISSED"
+        log(f"{dev} {solver}: one sweep {per:.3f} s (target < 1 s: {ok}); with set-up and init "
+            f"{t_obs + row['t_call_1']:.3f} s; {1e9 * per / nnz:.2f} ns/entry")
+    res = {"device": name, "dry_run": dry, "shape": [m, n], "nnz": nnz, "rank": k,
+           "dtype": "float32", "t_generate": t_gen, "t_setup": t_obs, "target_s": 1.0,
+           "solvers": rows}
+    # CPU reference (Numba engine) of the same sweep at a smaller size, for scale
+    log(f"CPU reference (Numba, {os.cpu_count()} CPUs), NOT the target size: |Omega| = "
+        f"{nnzc:.3g}, {mc} x {nc}, rank {k}, float32")
+    warm = observations(random_problem(200, 100, k, 5000, dtype=np.float32)[:3])
+    for solver in ("exact", "cg"):
+        sweep_time(warm, k, solver, 1)  # compile outside the timings
+    rc, cc, vc, _, _ = random_problem(mc, nc, k, nnzc, seed=5, dtype=np.float32)
+    t0 = time.perf_counter()
+    obs = observations((rc, cc, vc), shape=(mc, nc))
+    t_obs_c = time.perf_counter() - t0
+    del rc, cc, vc
+    rows_c = _sweeps(obs, k, lambda: None, contextlib.nullcontext, "CPU ref (smaller)")
+    for solver, row in rows_c.items():
+        per = row["per_sweep"] if np.isfinite(row["per_sweep"]) else row["recorded_sweep"]
+        g = rows[solver]
+        gper = g["per_sweep"] if np.isfinite(g["per_sweep"]) else g["recorded_sweep"]
+        log(f"CPU {solver}: one sweep {per:.3f} s at {nnzc:.3g} entries ({1e9 * per / nnzc:.2f} "
+            f"ns/entry; set-up {t_obs_c:.3f} s); per-entry speed-up of the {dev} over the CPU "
+            f"{(per / nnzc) / (gper / nnz):.1f}x")
+    res["cpu_reference"] = {"shape": [mc, nc], "nnz": nnzc, "t_setup": t_obs_c,
+                            "solvers": rows_c}
+    out["gpu"] = res
+
+
 SECTIONS = {"omega": section_omega, "rank": section_rank, "softimpute": section_softimpute,
-            "movielens": section_movielens, "memory": section_memory}
+            "movielens": section_movielens, "memory": section_memory, "gpu": section_gpu}
+#: sections run without --only (gpu needs a CUDA device)
+DEFAULT = [name for name in SECTIONS if name != "gpu"]
 
 
 def main(argv=None):
@@ -376,9 +544,11 @@ def main(argv=None):
     p.add_argument("--skip-full-svd", action="store_true",
                    help="softimpute: do not time the full SVD of fancyimpute's default mode")
     args = p.parse_args(argv)
-    names = list(SECTIONS) if args.only is None else args.only.split(",")
+    names = DEFAULT if args.only is None else args.only.split(",")
     stamp = datetime.date.today().isoformat()
     tag = args.tag or ("quick" if args.quick else "cpu")
+    if "gpu" in names and not args.tag:
+        tag = ("gpudry" if _dry_run() else "gpu") + ("-quick" if args.quick else "")
     cfg = lrsolve.show_config(mode="dicts")
     log(f"# lrsolve.completion comparison {stamp} ({'quick' if args.quick else 'full'})")
     log(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "

@@ -5,6 +5,8 @@ Run from the repository root::
     python asv_bench/compare_tensor.py            # the sizes of the targets (minutes)
     python asv_bench/compare_tensor.py --quick    # small sizes, < 1 min: a smoke test
     python asv_bench/compare_tensor.py --only cp,sthosvd --threads 2
+    python3 asv_bench/compare_tensor.py --only gpu            # on a CUDA machine
+    LRSOLVE_GPU_DRYRUN=1 python asv_bench/compare_tensor.py --only gpu --quick   # no GPU
 
 Sections (the performance targets of issue 5):
 
@@ -22,10 +24,19 @@ Sections (the performance targets of issue 5):
               on the same shapes (target >= 10x faster).
 * ``memory``  tracemalloc peak of CP-ALS and HOOI over (input + factors) (target <= 2 extra
               inputs, i.e. peak <= 2 x input + factors), TensorLy's peak for reference.
+* ``gpu``     (not in the default set; needs CuPy and a CUDA device) CP-ALS at 500^3 rank 50
+              (``--quick``: 100^3 rank 10), float64, 1% noise: seconds per sweep of
+              lrsolve.tensor.cp on the NumPy array (the CPU path, BLAS threads = all cores
+              unless ``--threads``) and on ``cupy.asarray(X)`` (the GPU path), CPU/GPU ratio
+              (target >= 10), the relative errors of both after the same sweep (they should
+              agree), and a float32 run on the GPU.  ``LRSOLVE_GPU_DRYRUN=1`` runs the same
+              code with NumPy standing in for the device at small sizes (a check of the code
+              path on a machine without a GPU).
 
-The machine is shared: OpenBLAS threads are set to ``--threads`` (default 1) before NumPy is
-imported, for both libraries alike.  Writes ``compare_tensor-<date>.log`` and ``.json`` next
-to this script.
+The machine is shared: OpenBLAS threads are set to ``--threads`` (default 1; all cores when
+``gpu`` is among the sections) before NumPy is imported, for both libraries alike.  Writes
+``compare_tensor-<date>.log`` and ``.json`` next to this script (``compare_tensor-gpu-...``
+when ``gpu`` runs, ``compare_tensor-gpudry-...`` for a dry run).
 """
 
 from __future__ import annotations
@@ -44,9 +55,17 @@ def parse():
     p = argparse.ArgumentParser(description="lrsolve.tensor vs TensorLy, side by side")
     p.add_argument("--quick", action="store_true", help="small sizes (< 1 minute)")
     p.add_argument("--only", default="cp,tucker,sthosvd,memory", help="comma-separated sections")
-    p.add_argument("--threads", type=int, default=1, help="BLAS threads for both libraries")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="BLAS threads for both libraries (default 1; all cores when 'gpu' is a section)",
+    )
     p.add_argument("--repeat", type=int, default=2, help="repetitions (best time is kept)")
-    return p.parse_args()
+    a = p.parse_args()
+    if a.threads is None:
+        a.threads = (os.cpu_count() or 1) if "gpu" in a.only.split(",") else 1
+    return a
 
 
 ARGS = parse()
@@ -67,7 +86,7 @@ def out(msg):
     LOG.append(msg)
 
 
-def record(section, case, quantity, ours, peer_value, ratio, target, note=""):
+def record(section, case, quantity, ours, peer_value, ratio, target, note="", peer="tensorly"):
     met = None
     if target is not None and ratio is not None and np.isfinite(ratio):
         met = bool(ratio <= target) if target >= 0 else bool(ratio >= -target)
@@ -77,7 +96,7 @@ def record(section, case, quantity, ours, peer_value, ratio, target, note=""):
             case=case,
             quantity=quantity,
             lrsolve=ours,
-            peer="tensorly",
+            peer=peer,
             peer_value=peer_value,
             ratio=ratio,
             target=target,
@@ -87,7 +106,7 @@ def record(section, case, quantity, ours, peer_value, ratio, target, note=""):
     )
     tgt = "" if target is None else (f"<= {target}" if target >= 0 else f">= {-target}")
     out(
-        f"[{section}] {case}: {quantity}: lrsolve {ours:.4g} | tensorly {peer_value:.4g} | "
+        f"[{section}] {case}: {quantity}: lrsolve {ours:.4g} | {peer} {peer_value:.4g} | "
         f"ratio {ratio:.3f} {tgt} {'MET' if met else ('MISSED' if met is False else '')} {note}"
     )
 
@@ -325,14 +344,148 @@ def section_memory():
     )
 
 
+def dry_run():
+    return os.environ.get("LRSOLVE_GPU_DRYRUN", "") not in ("", "0")
+
+
+def device():
+    """``(xp, synchronize, name)`` of the gpu section: CuPy, or NumPy under LRSOLVE_GPU_DRYRUN."""
+    if dry_run():
+        return np, lambda: None, "numpy standing in for the device (LRSOLVE_GPU_DRYRUN=1)"
+    import cupy
+
+    def sync():
+        cupy.cuda.get_current_stream().synchronize()
+
+    props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
+    name = props["name"]
+    name = name.decode() if isinstance(name, bytes) else str(name)
+    return cupy, sync, f"{name}, CuPy {cupy.__version__}"
+
+
+class SyncStamps(Stamps):
+    """Stamps taken after the device's work is done; returning True stops the run."""
+
+    def __init__(self, sync, budget=None):
+        super().__init__()
+        self.sync, self.budget = sync, budget
+
+    def __call__(self, *args):
+        self.sync()
+        super().__call__()
+        return self.budget is not None and self.t[-1] - self.t[0] > self.budget
+
+
+def section_gpu():
+    xp, sync, name = device()
+    dry = xp is np
+    if dry:
+        shape, rank, iters, cpu_budget = (40, 40, 40), 4, 6, None
+    elif ARGS.quick:
+        shape, rank, iters, cpu_budget = (100, 100, 100), 10, 10, None
+    else:
+        # time per sweep is what counts: the CPU stops after the sweep that passes 100 s
+        shape, rank, iters, cpu_budget = (500, 500, 500), 50, 10, 100.0
+    case = f"{'x'.join(map(str, shape))} rank {rank}"
+    out(f"[gpu] device: {name}; CPU path: numpy, BLAS threads {ARGS.threads}")
+    kw = dict(init="random", rng=0, tol=0, line_search=False, diagnostics=False)
+    gpu_repeat = max(ARGS.repeat, 5)  # device runs take a fraction of a second: best of 5
+
+    # warm-up on the device at a small size (kernel compilation, cuBLAS/cuSOLVER handles)
+    Xw = xp.asarray(low_rank_cp((30, 31, 32), 3, 0.01, seed=1))
+    for dt in (xp.float64, xp.float32):
+        lt.cp(Xw.astype(dt), 3, maxiter=3, callback=SyncStamps(sync), **kw)
+    del Xw
+
+    t0 = time.perf_counter()
+    X = low_rank_cp(shape, rank, 0.01)
+    out(f"[gpu] {case}: tensor generated on the host in {time.perf_counter() - t0:.1f} s")
+
+    # (a) the CPU path: the NumPy array
+    s_cpu = SyncStamps(lambda: None, cpu_budget)
+    m_cpu = lt.cp(X, rank, maxiter=iters, callback=s_cpu, **kw)
+    t_cpu = s_cpu.per_iteration()
+    n_cpu = m_cpu.n_iter
+
+    # (b) the GPU path: the same tensor on the device, same host-drawn random start
+    t0 = time.perf_counter()
+    Xd = xp.asarray(X)
+    sync()
+    t_h2d = time.perf_counter() - t0
+    t_gpu, m_gpu = np.inf, None
+    for _ in range(gpu_repeat):
+        s = SyncStamps(sync)
+        m_gpu = lt.cp(Xd, rank, maxiter=iters, callback=s, **kw)
+        t_gpu = min(t_gpu, s.per_iteration())
+    # the same sweep for both (the CPU may have stopped early): errors[j] is after sweep j
+    j = min(n_cpu, m_gpu.n_iter)
+    e_cpu, e_gpu = float(m_cpu.errors[j]), float(m_gpu.errors[j])
+    x_cpu = m_cpu.relative_error(X)
+    x_gpu = m_gpu.relative_error(Xd)
+    sync()
+    by_budget = cpu_budget is not None and n_cpu < iters and s_cpu.t[-1] - s_cpu.t[0] > cpu_budget
+    cpu_note = (
+        f"sweeps: CPU {n_cpu}{f' (stopped at its {cpu_budget:.0f} s budget)' if by_budget else ''}"
+        f", GPU {m_gpu.n_iter} of at most {iters} (tol=0 still stops once the error changes by "
+        "less than 10 eps)"
+    )
+    record(
+        "gpu",
+        f"cp {case} float64",
+        "s/iteration (GPU; ratio = CPU/GPU)",
+        t_gpu,
+        t_cpu,
+        t_cpu / t_gpu,
+        -10,
+        note=f"{cpu_note}; rel. error after sweep {j}: GPU {e_gpu:.6f} CPU {e_cpu:.6f} "
+        f"(difference {abs(e_gpu - e_cpu):.1e}); explicit final rel. error GPU {x_gpu:.6f} "
+        f"(sweep {m_gpu.n_iter}) CPU {x_cpu:.6f} (sweep {n_cpu}); host-to-device copy "
+        f"{t_h2d:.2f} s",
+        peer=f"lrsolve CPU (numpy, {ARGS.threads} BLAS threads)",
+    )
+
+    # float32 on the device (same start); against the float64 CPU time
+    Xs = Xd.astype(xp.float32)
+    del Xd
+    t_32, m_32 = np.inf, None
+    for _ in range(gpu_repeat):
+        s = SyncStamps(sync)
+        m_32 = lt.cp(Xs, rank, maxiter=iters, callback=s, **kw)
+        t_32 = min(t_32, s.per_iteration())
+    j = min(n_cpu, m_32.n_iter)
+    x_32 = m_32.relative_error(Xs)
+    sync()
+    record(
+        "gpu",
+        f"cp {case} float32 (GPU) vs float64 (CPU)",
+        "s/iteration (GPU float32; ratio = CPU float64/GPU float32)",
+        t_32,
+        t_cpu,
+        t_cpu / t_32,
+        -10,
+        note=f"rel. error after sweep {j}: GPU float32 {float(m_32.errors[j]):.6f} CPU float64 "
+        f"{float(m_cpu.errors[j]):.6f}; explicit final GPU float32 {x_32:.6f} after "
+        f"{m_32.n_iter} sweeps (tol=0 still stops at 10 eps of float32); "
+        f"speed-up float32 over float64 on the GPU {t_gpu / t_32:.2f}x",
+        peer=f"lrsolve CPU (numpy, {ARGS.threads} BLAS threads)",
+    )
+    del Xs, X
+
+
 def main():
-    import tensorly
+    try:
+        import tensorly
+
+        tl_version = tensorly.__version__
+    except ImportError:  # the gpu section does not need it
+        tl_version = "(not installed)"
 
     sections = {
         "cp": section_cp,
         "tucker": section_tucker,
         "sthosvd": section_sthosvd,
         "memory": section_memory,
+        "gpu": section_gpu,
     }
     chosen = [s for s in ARGS.only.split(",") if s]
     cpu = platform.processor() or platform.machine()
@@ -344,7 +497,7 @@ def main():
     except (OSError, StopIteration):
         pass
     out(
-        f"lrsolve.tensor vs tensorly {tensorly.__version__}; numpy {np.__version__}; {cpu}, "
+        f"lrsolve.tensor vs tensorly {tl_version}; numpy {np.__version__}; {cpu}, "
         f"{os.cpu_count()} CPUs, BLAS threads {ARGS.threads}; load {os.getloadavg()[0]:.1f}; "
         f"{'quick' if ARGS.quick else 'full'} sizes"
     )
@@ -353,9 +506,10 @@ def main():
         sections[name]()
     out(f"total {time.perf_counter() - t0:.1f} s")
     stamp = datetime.date.today().isoformat()
+    gpu_tag = ("-gpudry" if dry_run() else "-gpu") if "gpu" in chosen else ""
     base = os.path.join(
         os.path.dirname(os.path.abspath(__file__)),
-        f"compare_tensor{'-quick' if ARGS.quick else ''}-{stamp}",
+        f"compare_tensor{gpu_tag}{'-quick' if ARGS.quick else ''}-{stamp}",
     )
     with open(base + ".log", "w") as fh:
         fh.write("\n".join(LOG) + "\n")
