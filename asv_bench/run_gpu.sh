@@ -35,6 +35,9 @@ for s in "$@"; do
         stage tests python3 -m pytest -m gpu -q -rfE -p no:cacheprovider --timeout 240 tests;;
     cg)
         stage cg python3 asv_bench/compare.py --only gpu --json "$OUT/cg.json";;
+    cg-nozm)  # the one-plane-per-block stencil kernel, for comparison
+        LRSOLVE_STENCIL_ZMARCH=0 stage cg_nozm python3 asv_bench/compare.py --only gpu \
+            --json "$OUT/cg_nozm.json";;
     tensor)
         stage tensor python3 asv_bench/compare_tensor.py --only gpu;;
     completion)

@@ -156,3 +156,24 @@ def test_set_backend_cupy_moves_host_inputs_once_and_returns_numpy():
         res = lrsolve.cg(A, b, rtol=1e-10, precond="jacobi")
     assert isinstance(res.x, np.ndarray)
     assert np.linalg.norm(b - A @ res.x) <= 1e-10 * 20 * 1.0001
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kind", ["stencil", "coef", "csr", "dense"])
+def test_set_backend_cupy_moves_host_operators_once(kind):
+    from lrsolve.operators import as_operator, poisson
+
+    rng = np.random.default_rng(0)
+    coef = rng.uniform(0.5, 2.0, (12, 10)) if kind == "coef" else None
+    op = poisson((12, 10), coef=coef)
+    if kind == "csr":
+        op = as_operator(op.tocsr())
+    elif kind == "dense":
+        op = as_operator(op.tocsr().toarray())
+    b = rng.standard_normal(120)
+    with lrsolve.backend("cupy"):
+        res = lrsolve.cg(op, b, rtol=1e-10)
+    assert isinstance(res.x, np.ndarray) and res.converged
+    A = op.tocsr()
+    assert np.linalg.norm(b - A @ res.x) <= 1e-10 * np.linalg.norm(b) * 1.0001
+    assert op.backend.name == "numpy"  # the caller's operator is left as it was

@@ -523,6 +523,34 @@ def test_cupy_matches_numpy(solver, rng):
     np.testing.assert_allclose(sg.history["train_rmse"], sg_h.history["train_rmse"], rtol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("chunk", [64, 1 << 20])
+def test_batched_gpu_form_matches_oracle(dtype, chunk, rng, monkeypatch):
+    """The padded batched-GEMM form the GPU runs, executed with NumPy."""
+    from lrsolve._kernels import _batched_completion as bc
+
+    monkeypatch.setattr(bc, "CHUNK", chunk)  # 64: many buckets of a few rows each
+    m, n, k = 40, 30, 4
+    o = _structure(rng, m, n, 500, dtype)
+    keep = np.ones(o.nnz, bool)
+    keep[o.row_ptr[3]:o.row_ptr[4]] = False  # an empty row
+    keep[o.row_ptr[5]:o.row_ptr[6]] = False  # and one with lam = 0 below
+    rows = o.rows()
+    o = observations((rows[keep], o.row_idx[keep], o.row_vals[keep]), shape=(m, n))
+    F = rng.standard_normal((n, k)).astype(dtype)
+    X0 = rng.standard_normal((m, k)).astype(dtype)
+    lam = (0.1 * o.row_counts).astype(dtype)
+    lam[3] = 0.5
+    args = (o.row_ptr, o.row_idx, o.row_vals, F, lam)
+    tol = 2e-4 if dtype == np.float32 else 1e-10
+    for name, extra in (("mc_als_exact", ()), ("mc_als_cg", (X0, 3))):
+        ref = get_kernel(name, "numpy")(*args, *extra, np.empty((m, k), dtype))
+        got = bc.KERNELS[name](*args, *extra, np.empty((m, k), dtype))
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
+    assert not got[5].any()  # no entries and no regularisation: zero
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_cupy_kernels_match_oracle(dtype, rng):
@@ -537,6 +565,10 @@ def test_cupy_kernels_match_oracle(dtype, rng):
     dev = [cupy.asarray(a) for a in (o.row_ptr, o.row_idx, o.row_vals, F, lam)]
     get_kernel("mc_als_exact", "cupy")(*dev, d)
     tol = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(d.get(), x, rtol=tol, atol=tol)
+    X0 = rng.standard_normal((40, 4)).astype(dtype)
+    get_kernel("mc_als_cg", "numpy")(o.row_ptr, o.row_idx, o.row_vals, F, lam, X0, 3, x)
+    get_kernel("mc_als_cg", "cupy")(*dev, cupy.asarray(X0), 3, d)
     np.testing.assert_allclose(d.get(), x, rtol=tol, atol=tol)
 
 

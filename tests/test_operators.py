@@ -434,9 +434,14 @@ def test_cupy_kernel_module_imports_without_cupy():
 
     src = _cupy_stencil.kernel_source(np.float64, np.float32, 2, 3, True, 1)
     assert "typedef double T;" in src and "typedef float F;" in src and "#define NC 2" in src
-    grid, block = _cupy_stencil.launch_config((256, 256, 256), 1)
-    assert block[0] * block[1] == _cupy_stencil.BLOCK
-    assert grid[0] * block[0] >= 256 and grid[1] * block[1] >= 256 and grid[2] == 256
+    for shape in [(256, 256, 256), (1, 70, 300), (7, 3, 5), (1000, 8, 8)]:
+        grid, block, cz = _cupy_stencil.launch_config(shape, 1)
+        assert block[0] * block[1] == _cupy_stencil.BLOCK
+        assert grid[0] * block[0] >= shape[2] and grid[1] * block[1] >= shape[1]
+        # the z chunks cover every plane exactly once
+        assert grid[2] * cz >= shape[0] and (grid[2] - 1) * cz < shape[0]
+        if _cupy_stencil.Z_MARCH and shape == (256, 256, 256):
+            assert cz > 1  # a large grid is walked in chunks of planes
     if not lrsolve.cupy_available():
         assert "cupy" not in sys.modules
 

@@ -29,11 +29,17 @@ CuPy is imported only when a kernel is first used.
 from __future__ import annotations
 
 import functools
+import os
 
 import numpy as np
 
 #: Threads per block (a power of two: the block reduction halves it).
 BLOCK = 256
+#: z-marching (each thread walks a chunk of planes with x of three planes in registers);
+#: ``LRSOLVE_STENCIL_ZMARCH=0`` selects the one-plane-per-block kernel instead.
+Z_MARCH = os.environ.get("LRSOLVE_STENCIL_ZMARCH", "1") != "0"
+#: Thread blocks aimed at per launch when z-marching (a few waves on a large GPU).
+TARGET_BLOCKS = 4096
 
 _SOURCE = r"""
 typedef {real} T;
@@ -43,6 +49,7 @@ typedef {face} F;
 #define VAR {var}
 #define MODE {mode}
 #define BLOCK {block}
+#define ZM {zm}
 
 /* Add the term of one axis to v.  d: index along the axis, n: its length,
    s: stride in reals, bc: boundary code, fl/fh: lower/upper face (VAR) or w (constant). */
@@ -76,7 +83,7 @@ extern "C" __global__ void poisson_stencil(
     const F* __restrict__ f0, const F* __restrict__ f1, const F* __restrict__ f2,
     const int n0, const int n1, const int n2,
     const T w0, const T w1, const T w2,
-    const int bc0, const int bc1, const int bc2)
+    const int bc0, const int bc1, const int bc2, const int cz)
 {{
 #if MODE != 0
     __shared__ double red[BLOCK];
@@ -86,6 +93,74 @@ extern "C" __global__ void poisson_stencil(
     const long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (e < row) {{
         const int k = (int)(e / NC);
+#if ZM
+        /* z-marching: a thread walks cz consecutive planes of its (j, e) column and keeps
+           x of the planes below, at and above in registers, so each x is read from
+           memory once (plus one plane per chunk) instead of three times */
+        const long long plane = row * n1;
+        const int i0 = blockIdx.z * cz;
+        const int i1 = min(i0 + cz, n0);
+        for (int j = blockIdx.y * blockDim.y + threadIdx.y; j < n1 && i0 < n0;
+             j += gridDim.y * blockDim.y) {{
+            long long p = ((long long)i0 * n1 + j) * row + e;
+            T xc = x[p];
+#if NDIM >= 3
+            T xm = 0;
+            if (i0 > 0) xm = x[p - plane];
+            else if (bc0 == 2) xm = x[p + (long long)(n0 - 1) * plane];
+#endif
+            for (int i = i0; i < i1; ++i, p += plane) {{
+                const long long line = (long long)i * n1 + j;
+                const T c = xc;
+                T v = 0;
+#if VAR
+                AXIS(k, n2, NC, bc2, f2[line * (n2 + 1) + k], f2[line * (n2 + 1) + k + 1])
+#else
+                AXIS(k, n2, NC, bc2, w2, 0)
+#endif
+#if NDIM >= 2
+#if VAR
+                {{
+                    const long long fi = ((long long)i * (n1 + 1) + j) * n2 + k;
+                    AXIS(j, n1, row, bc1, f1[fi], f1[fi + n2])
+                }}
+#else
+                AXIS(j, n1, row, bc1, w1, 0)
+#endif
+#endif
+#if NDIM >= 3
+                {{
+                    T xn = 0;
+                    if (i < n0 - 1) xn = x[p + plane];
+                    else if (bc0 == 2) xn = x[p - (long long)(n0 - 1) * plane];
+#if VAR
+                    v += (T)(f0[line * n2 + k]) * (c - xm)
+                         + (T)(f0[(line + n1) * n2 + k]) * (c - xn);
+#else
+                    T t = 2;
+                    if (bc0 == 1) {{
+                        if (i == 0) t -= 1;
+                        if (i == n0 - 1) t -= 1;
+                    }}
+                    v += w0 * (t * c - (xm + xn));
+#endif
+                    xm = c;
+                    xc = xn;
+                }}
+#endif
+#if MODE == 2
+                const T r = b[p] - v;
+                out[p] = r;
+                acc += (double)r * (double)r;
+#else
+                out[p] = v;
+#if MODE == 1
+                acc += (double)c * (double)v;
+#endif
+#endif
+            }}
+        }}
+#else
         for (int i = blockIdx.z; i < n0; i += gridDim.z) {{
             for (int j = blockIdx.y * blockDim.y + threadIdx.y; j < n1;
                  j += gridDim.y * blockDim.y) {{
@@ -127,6 +202,7 @@ extern "C" __global__ void poisson_stencil(
 #endif
             }}
         }}
+#endif
     }}
 #if MODE != 0
     {{
@@ -158,6 +234,7 @@ def kernel_source(real, face, nc, ndim, var, mode):
         var=int(bool(var)),
         mode=int(mode),
         block=BLOCK,
+        zm=int(bool(Z_MARCH)),
     )
 
 
@@ -169,7 +246,8 @@ def _kernel(real, face, nc, ndim, var, mode):
 
 
 def launch_config(shape3, nc):
-    """Return ``(grid, block)`` for a grid padded to 3-D, ``shape3 = (n0, n1, n2)``."""
+    """Return ``(grid, block, cz)`` for a grid padded to 3-D, ``shape3 = (n0, n1, n2)``;
+    ``cz``: planes per thread (z-marching)."""
     n0, n1, n2 = shape3
     row = nc * n2
     if n0 == 1 and n1 == 1:
@@ -179,12 +257,15 @@ def launch_config(shape3, nc):
     else:
         bx = 64
     by = BLOCK // bx
-    grid = (
-        (row + bx - 1) // bx,
-        min((n1 + by - 1) // by, 65535),
-        min(n0, 65535),
-    )
-    return grid, (bx, by, 1)
+    gx = (row + bx - 1) // bx
+    gy = min((n1 + by - 1) // by, 65535)
+    if Z_MARCH:
+        gz = min(n0, max(1, -(-TARGET_BLOCKS // (gx * gy))), 65535)
+        cz = -(-n0 // gz)
+        gz = -(-n0 // cz)
+    else:
+        gz, cz = min(n0, 65535), 1
+    return (gx, gy, gz), (bx, by, 1), cz
 
 
 def kernel_args(x, b, out, partial, weights, bcs, faces, real, shape3):
@@ -245,10 +326,11 @@ def poisson_stencil(x, b, out, mode, weights, bcs, faces):
     face_dt = faces[0].dtype if faces is not None else real
     kern = _kernel(real, np.dtype(face_dt), nc, nd, faces is not None, int(mode))
     shape3 = (1,) * (3 - nd) + tuple(int(s) for s in x.shape)
-    grid, block = launch_config(shape3, nc)
+    grid, block, cz = launch_config(shape3, nc)
     nblocks = grid[0] * grid[1] * grid[2]
     partial = cupy.empty(nblocks if mode else 1, dtype=cupy.float64)
     args = kernel_args(xr, br, orr, partial, weights, bcs, faces, real, shape3)
+    args = args + (np.int32(cz),)
     kern(grid, block, args)
     if ow is not out:
         out[...] = ow

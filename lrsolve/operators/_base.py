@@ -134,6 +134,9 @@ class DenseOperator(Operator):
     def tocsr(self):
         return self.backend.xsp.sparse.csr_matrix(self.A)
 
+    def _to_device(self, bk):
+        return DenseOperator(bk.xp.asarray(self.A), bk)
+
 
 class CSROperator(Operator):
     """A CSR matrix with fused product-and-dot kernels.
@@ -162,6 +165,11 @@ class CSROperator(Operator):
             from cupyx import cusparse
 
             self._cusparse = bool(cusparse.check_availability("spmv"))
+
+    def _to_device(self, bk):
+        import cupyx.scipy.sparse as csp
+
+        return CSROperator(csp.csr_matrix(self.A), bk)
 
     def _matvec(self, x, out):
         if self._packed is not None:
@@ -299,6 +307,11 @@ def as_operator(A, bk: Backend | None = None, *, n=None, dtype=None, name="A", c
         bk = get_backend(A)
     xp = bk.xp
     if isinstance(A, Operator):
+        if A.backend.name == "numpy" and bk.name == "cupy" and bk.host_io:
+            # a host operator under set_backend("cupy"): moved to the device once
+            to_device = getattr(A, "_to_device", None)
+            if to_device is not None:
+                A = to_device(bk)
         if A.backend.name != bk.name:
             raise TypeError(
                 f"{name} lives on {A.backend.name} but the other inputs on {bk.name}; "

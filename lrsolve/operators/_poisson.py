@@ -284,6 +284,11 @@ class PoissonOperator(Operator):
             self._face_arrays = faces
         self._kernel = get_kernel("poisson_stencil", bk.engine)
 
+    def _to_device(self, bk):
+        coef = None if self._coef is None else bk.xp.asarray(self._coef)
+        return PoissonOperator(self.grid_shape, self.spacing, self._bc_names, coef=coef,
+                               dtype=self.dtype, backend=bk)
+
     # -- properties ---------------------------------------------------------------
     @property
     def _lrsolve_backend(self):
