@@ -38,6 +38,13 @@ for s in "$@"; do
     cg-nozm)  # the one-plane-per-block stencil kernel, for comparison
         LRSOLVE_STENCIL_ZMARCH=0 stage cg_nozm python3 asv_bench/compare.py --only gpu \
             --json "$OUT/cg_nozm.json";;
+    tune)  # stencil launch sweep, then the cg comparison with the best setting
+        stage tune python3 asv_bench/tune_stencil_gpu.py
+        best=$(grep '^best:' "$OUT/tune.log" | sed 's/^best: //; s/ (.*//')
+        echo "best setting: $best"
+        env $best bash -c "python3 asv_bench/compare.py --only gpu --json $OUT/cg_tuned.json" \
+            >"$OUT/cg_tuned.log" 2>&1
+        cat "$OUT/cg_tuned.log";;
     tensor)
         stage tensor python3 asv_bench/compare_tensor.py --only gpu;;
     completion)

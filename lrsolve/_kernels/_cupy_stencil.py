@@ -39,7 +39,9 @@ BLOCK = 256
 #: ``LRSOLVE_STENCIL_ZMARCH=0`` selects the one-plane-per-block kernel instead.
 Z_MARCH = os.environ.get("LRSOLVE_STENCIL_ZMARCH", "1") != "0"
 #: Thread blocks aimed at per launch when z-marching (a few waves on a large GPU).
-TARGET_BLOCKS = 4096
+TARGET_BLOCKS = int(os.environ.get("LRSOLVE_STENCIL_BLOCKS", "4096"))
+#: Threads of a block along the contiguous axis for 2-D/3-D grids with long lines.
+BLOCK_X = int(os.environ.get("LRSOLVE_STENCIL_BX", "64"))
 
 _SOURCE = r"""
 typedef {real} T;
@@ -255,7 +257,7 @@ def launch_config(shape3, nc):
     elif row <= 32:
         bx = 32
     else:
-        bx = 64
+        bx = BLOCK_X
     by = BLOCK // bx
     gx = (row + bx - 1) // bx
     gy = min((n1 + by - 1) // by, 65535)
