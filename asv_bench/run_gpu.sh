@@ -54,7 +54,7 @@ for s in "$@"; do
     deep)
         stage deep python3 asv_bench/compare_deep.py --device cuda --sizes2d --sizes3d 64 128;;
     train)  # DCDM models trained on the GPU (the shipped ones were trained on a 2-core CPU)
-        for dim in 3 2; do
+        for dim in ${TRAIN_DIMS:-3 2}; do
             if [ $dim = 3 ]; then grid="32 32 32"; else grid="128 128"; fi
             stage train$dim python3 -m lrsolve train-dcdm --grid $grid --n-operators 16 \
                 --n-ritz 256 --n-samples 4800 --epochs 400 --batch-size 16 --lr 1e-3 --seed 0 \
@@ -62,6 +62,9 @@ for s in "$@"; do
                 --out "$OUT/poisson${dim}d"
         done
         cp "$OUT"/poisson?d.pt "$OUT"/poisson?d.json lrsolve/deep/weights/ 2>/dev/null;;
+    deep3)  # 3-D only, no AMG (its host set-up dominates): after 'train', with the new model
+        stage deep python3 asv_bench/compare_deep.py --device cuda --sizes2d --sizes3d 64 128 \
+            --methods dcdm,cg,ic0-pcg,cupyx-cg;;
     *)
         echo "unknown stage $s";;
     esac
