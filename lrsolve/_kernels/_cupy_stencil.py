@@ -39,9 +39,9 @@ BLOCK = 256
 #: ``LRSOLVE_STENCIL_ZMARCH=0`` selects the one-plane-per-block kernel instead.
 Z_MARCH = os.environ.get("LRSOLVE_STENCIL_ZMARCH", "1") != "0"
 #: Thread blocks aimed at per launch when z-marching (a few waves on a large GPU).
-TARGET_BLOCKS = int(os.environ.get("LRSOLVE_STENCIL_BLOCKS", "4096"))
+TARGET_BLOCKS = int(os.environ.get("LRSOLVE_STENCIL_BLOCKS", "8192"))
 #: Threads of a block along the contiguous axis for 2-D/3-D grids with long lines.
-BLOCK_X = int(os.environ.get("LRSOLVE_STENCIL_BX", "64"))
+BLOCK_X = int(os.environ.get("LRSOLVE_STENCIL_BX", "256"))
 
 _SOURCE = r"""
 typedef {real} T;
