@@ -154,7 +154,6 @@ class CSROperator(Operator):
         self.shape = A.shape
         self.dtype = A.dtype
         self._packed = None
-        self._gpu_packed = None
         self._cusparse = False
         if backend.engine == "numba":
             self._packed = _pack_csr(A, compress)
@@ -166,27 +165,16 @@ class CSROperator(Operator):
             from cupyx import cusparse
 
             self._cusparse = bool(cusparse.check_availability("spmv"))
-            if compress:  # float32 values / int16 column offsets when lossless
-                self._gpu_packed = get_kernel("csr_pack_gpu", "cupy")(A)
 
     def _to_device(self, bk):
         import cupyx.scipy.sparse as csp
 
         return CSROperator(csp.csr_matrix(self.A), bk)
 
-    def _gpu_packed_ok(self, *vecs):
-        # the packed GPU kernel takes real contiguous vectors of one dtype
-        dt = vecs[-1].dtype
-        return self._gpu_packed is not None and dt in (np.float32, np.float64) and all(
-            v.dtype == dt and v.ndim == 1 and v.flags.c_contiguous for v in vecs
-        )
-
     def _matvec(self, x, out):
         if self._packed is not None:
             kind, arrs = self._packed
             get_kernel("csr_matvec" + kind, "numba")(*arrs, x, out)
-        elif self._gpu_packed_ok(x, out):
-            get_kernel("csr_packed", "cupy")(self._gpu_packed, x, None, out, 0)
         elif self._cusparse:
             get_kernel("spmv", "cupy")(self.A, x, out)
         else:
@@ -196,8 +184,6 @@ class CSROperator(Operator):
         if self._packed is not None:
             kind, arrs = self._packed
             return get_kernel("csr_matvec_dot" + kind, "numba")(*arrs, x, out)
-        if self._gpu_packed_ok(x, out):
-            return get_kernel("csr_packed", "cupy")(self._gpu_packed, x, None, out, 1)
         self._matvec(x, out)
         return self.backend.xp.vdot(x, out).real
 
@@ -205,8 +191,6 @@ class CSROperator(Operator):
         if self._packed is not None:
             kind, arrs = self._packed
             return get_kernel("csr_residual" + kind, "numba")(*arrs, x, b, out)
-        if self._gpu_packed_ok(x, b, out):
-            return get_kernel("csr_packed", "cupy")(self._gpu_packed, x, b, out, 2)
         return super().residual(x, b, out)
 
     def diagonal(self):
