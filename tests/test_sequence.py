@@ -258,3 +258,22 @@ def test_example_plot_darcy_sequence(tmp_path):
     assert rows["gcrodr-sorted"][1] < rows["gmres"][1]
     if importlib.util.find_spec("matplotlib") is not None:
         assert (tmp_path / "seq.png").stat().st_size > 1000
+
+
+# ----------------------------------------------------------------------------- GPU
+@pytest.mark.gpu
+@pytest.mark.parametrize("method", ["rcg", "gcrodr"])
+def test_sequence_on_cupy_matches_cpu(method):
+    import cupy
+    import cupyx.scipy.sparse as csp
+
+    b = np.random.default_rng(0).standard_normal(400)
+    systems = [(coef_poisson(20, s), b) for s in (0.0, 0.7, 0.3, 1.0)]
+    cpu = solve_sequence(systems, method=method, precond="jacobi", rtol=1e-8, k=8, m=30)
+    dev = solve_sequence([(csp.csr_matrix(A), cupy.asarray(v)) for A, v in systems],
+                         method=method, precond="jacobi", rtol=1e-8, k=8, m=30)
+    assert dev.converged and dev.order.tolist() == cpu.order.tolist()
+    for (A, v), x in zip(systems, dev.xs, strict=True):
+        assert isinstance(x, cupy.ndarray)
+        assert relres(A, x.get(), v) <= 1e-8
+    assert abs(int(dev.n_matvec.sum()) - int(cpu.n_matvec.sum())) <= 0.1 * cpu.n_matvec.sum()
