@@ -379,9 +379,12 @@ def test_training_on_cuda_lowers_the_loss(tmp_path):
     assert out.converged
 
 
-def test_training_device_without_cuda_is_a_clear_error():
-    if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA")
-    with pytest.raises(ValueError, match="no CUDA device"):
-        lrsolve.deep.train_dcdm(poisson((8, 8)), n_ritz=8, n_samples=8, epochs=1,
-                                device="cuda")
+def test_training_device_errors():
+    with pytest.raises(ValueError, match="device must be 'cpu', 'cuda'"):
+        lrsolve.deep.train_dcdm(poisson((8, 8)), n_ritz=8, n_samples=8, epochs=1, device="gpu")
+    with pytest.raises(ValueError, match="device must be 'cpu' or 'cuda'"):
+        lrsolve.deep.train_dcdm(poisson((8, 8)), n_ritz=8, n_samples=8, epochs=1, device="meta")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device"):
+            lrsolve.deep.train_dcdm(poisson((8, 8)), n_ritz=8, n_samples=8, epochs=1,
+                                    device="cuda")

@@ -140,13 +140,17 @@ def run_train(args):
         model = copy.deepcopy(model)
         opts = {}
     t0 = time.perf_counter()
-    res = train_dcdm(
-        gen, grid_shape=grid, n_ritz=args.n_ritz, n_samples=args.n_samples,
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-        n_operators=args.n_operators, checkpoint=args.checkpoint, resume=args.resume,
-        progress=False if args.no_progress else None, threads=args.threads,
-        time_limit=args.time_limit, model=model, device=args.device, **opts,
-    )
+    try:
+        res = train_dcdm(
+            gen, grid_shape=grid, n_ritz=args.n_ritz, n_samples=args.n_samples,
+            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+            n_operators=args.n_operators, checkpoint=args.checkpoint, resume=args.resume,
+            progress=False if args.no_progress else None, threads=args.threads,
+            time_limit=args.time_limit, model=model, device=args.device, **opts,
+        )
+    except ValueError as exc:
+        print(f"lrsolve train-dcdm: {exc}", file=sys.stderr)
+        return 2
     argv = getattr(args, "argv", None) or sys.argv[1:]
     meta = {"command": "lrsolve " + " ".join(argv), "wall_seconds": time.perf_counter() - t0}
     res.metadata.update(meta)

@@ -382,6 +382,15 @@ def train_dcdm(operator_or_generator, *, grid_shape=None, n_ritz=256, n_samples=
     torch = import_torch()
     from ._model import build_model, save_model
 
+    try:
+        dev = torch.device("cpu" if device is None else device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device must be 'cpu', 'cuda' or a torch.device, got {device!r}") \
+            from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r}: torch sees no CUDA device here; use device='cpu'")
     t0 = time.perf_counter()
     n_ritz = _check_int("n_ritz", n_ritz)
     n_samples = _check_int("n_samples", n_samples, 2)
@@ -428,9 +437,6 @@ def train_dcdm(operator_or_generator, *, grid_shape=None, n_ritz=256, n_samples=
         data.append((i, _make_rhs(vecs, count, gen_rng, low_fraction, low_weight)))
     data_seconds = time.perf_counter() - t0
 
-    dev = torch.device("cpu" if device is None else device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r}: torch sees no CUDA device here; use device='cpu'")
     old_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(_check_int("threads", threads))
