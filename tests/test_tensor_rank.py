@@ -161,7 +161,7 @@ def test_tucker_rank_for_tol_global_vs_split(rng, dtype):
     spec = sel.tucker_spectra(X)
     Xd = X.astype(np.float64)
     for tol in (0.01, 0.05, 0.1):
-        rg = sel.tucker_rank_for_tol(X, tol, spectra=spec)
+        rg = sel.tucker_rank_for_tol(X, tol, spectra=spec, method="global")
         rs = sel.tucker_rank_for_tol(X, tol, spectra=spec, method="split")
         assert tucker_size(shape, rg) <= tucker_size(shape, rs)
         for r in (rg, rs):
@@ -190,6 +190,26 @@ def test_tucker_rank_for_tol_sequential(rng, dtype):
         assert err >= 0.5 * tol
     assert sel.tucker_rank_for_tol(planted_tucker((10, 8, 6), (3, 2, 2), rng), 1e-6,
                                    method="sequential") == (3, 2, 2)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tucker_rank_for_tol_best_is_the_smallest_verified(rng, dtype):
+    from lrsolve.tensor import sthosvd
+
+    shape = (14, 12, 10, 8)
+    X = decaying_tensor(shape, (0.75, 0.6, 0.8, 0.5), rng, dtype)
+    for tol in (0.01, 0.05, 0.1):
+        rb = sel.tucker_rank_for_tol(X, tol)
+        assert float(sthosvd(X, rank=rb).errors[-1]) <= tol * (1 + 1e-6)
+        others = [sel.tucker_rank_for_tol(X, tol, method="global"),
+                  sel.tucker_rank_for_tol(X, tol, method="sequential"),
+                  sthosvd(X, tol=tol).rank]
+        assert tucker_size(shape, rb) <= min(tucker_size(shape, r) for r in others[:1])
+        for r in others[1:]:
+            if float(sthosvd(X, rank=r).errors[-1]) <= tol:
+                assert tucker_size(shape, rb) <= tucker_size(shape, r)
+    with pytest.raises(ValueError, match="method must be 'best'"):
+        sel.tucker_rank_for_tol(X, 0.1, method="equal")
 
 
 def test_tucker_rank_for_tol_planted(rng):
