@@ -10,6 +10,7 @@ import numbers
 import numpy as np
 
 from .._kernels import get_kernel
+from .._linalg import flip_signs
 from ._data import Observations, observations
 
 
@@ -114,14 +115,7 @@ def randomized_svd(matmat, rmatmat, shape, k, xp, dtype, rng, bk, n_iter=2, star
         B = rmatmat(Q).T  # ell x n = Q^T M
         Ub, s, Vt = xp.linalg.svd(B, full_matrices=False)
         U = Q @ Ub[:, :k]
-    V = Vt[:k].T
-    # sign convention (as scikit-learn's svd_flip): the largest |entry| of each column of U
-    # is positive, so that LAPACK and cuSOLVER give the same factors
-    if k:
-        piv = U[xp.argmax(xp.abs(U), axis=0), xp.arange(U.shape[1])]
-        sign = xp.where(piv < 0, -1.0, 1.0).astype(U.dtype)
-        U = U * sign
-        V = V * sign
+    U, V = flip_signs(xp, U, Vt[:k].T)  # the same factors from LAPACK and cuSOLVER
     return U, s[:k], V
 
 

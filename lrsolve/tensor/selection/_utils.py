@@ -13,6 +13,7 @@ import numbers
 import numpy as np
 
 from ..._backend import get_backend
+from ..._linalg import flip_signs
 
 
 # --------------------------------------------------------------------------- input checks
@@ -89,13 +90,8 @@ def mode_dot(xp, X, M, n):
 def leading_eigvecs(xp, G, r):
     """The ``r`` leading eigenvectors of a symmetric PSD matrix (columns)."""
     w, V = xp.linalg.eigh(G)
-    V = V[:, ::-1][:, :r]
-    # sign convention: the largest |entry| of each column is positive, so that LAPACK and
-    # cuSOLVER return the same vectors (TR splits reshape them, signs then matter)
-    if V.shape[1]:
-        piv = V[xp.argmax(xp.abs(V), axis=0), xp.arange(V.shape[1])]
-        V = V * xp.where(piv < 0, -1.0, 1.0).astype(V.dtype)
-    return V
+    # the same vectors from LAPACK and cuSOLVER (TR splits reshape them: signs matter)
+    return flip_signs(xp, V[:, ::-1][:, :r])[0]
 
 
 def st_hosvd(xp, X, ranks, order=None):
