@@ -93,18 +93,60 @@ def fit_slope(x, y):
 
 
 # ----------------------------------------------------------------------------- sections
+def fit_affine(x, y):
+    """Least-squares ``y = a + b x``: the fixed (per-row) and per-entry costs of a sweep."""
+    b, a = np.polyfit(np.asarray(x, float), np.asarray(y, float), 1)
+    return float(a), float(b)
+
+
+def load_exact_kernel(path):
+    """``mc_als_exact`` of another version of ``_numba_completion.py`` (a baseline).
+
+    For example ``git show e13242b:lrsolve/_kernels/_numba_completion.py > /tmp/old.py``;
+    the file is loaded inside ``lrsolve._kernels`` so that its relative imports resolve.
+    """
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("lrsolve._kernels._baseline_completion", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # Numba's disk cache re-imports it by name
+    spec.loader.exec_module(mod)
+    return mod.mc_als_exact
+
+
+@contextlib.contextmanager
+def exact_kernel(fn):
+    """Run altmin's exact solver with the kernel ``fn`` (None: the current one)."""
+    from lrsolve._kernels import _table
+
+    table = _table("numba")
+    current = table["mc_als_exact"]
+    table["mc_als_exact"] = current if fn is None else fn
+    try:
+        yield
+    finally:
+        table["mc_als_exact"] = current
+
+
 def section_omega(args, out):
     m, n, k = (20000, 10000, 10) if args.quick else (200_000, 100_000, 10)
     sizes = [100_000, 200_000, 500_000] if args.quick else [1_000_000, 2_000_000, 5_000_000,
                                                             10_000_000, 20_000_000]
     if args.max_omega:
         sizes = [s for s in sizes if s <= args.max_omega]
+    base = load_exact_kernel(args.omega_baseline) if args.omega_baseline else None
     log(f"## time per sweep vs |Omega|: {m} x {n}, rank {k} (float64, reg 0.05)")
+    if base is not None:
+        log(f"baseline exact kernel ('base'): {args.omega_baseline}, timed right after the "
+            "current one at each size")
     log(f"{'|Omega|':>10} {'exact s/sweep':>14} {'cg s/sweep':>11} {'exact ns/entry':>15} "
-        f"{'cg ns/entry':>12}")
+        f"{'cg ns/entry':>12}" + (f" {'base s/sweep':>13}" if base is not None else ""))
     warm = observations(random_problem(200, 100, k, 5000)[:3])
     for s in ("exact", "cg"):
         sweep_time(warm, k, s, 1)  # compile outside the timings
+    if base is not None:
+        with exact_kernel(base):
+            sweep_time(warm, k, "exact", 1)
     rows = []
     for nnz in sizes:
         r, c, v, _, _ = random_problem(m, n, k, nnz, seed=1)
@@ -112,14 +154,41 @@ def section_omega(args, out):
         del r, c, v
         te = sweep_time(obs, k, "exact", 4)
         tc = sweep_time(obs, k, "cg", 4)
-        rows.append((nnz, te, tc))
-        log(f"{nnz:>10d} {te:>14.3f} {tc:>11.3f} {1e9 * te / nnz:>15.1f} {1e9 * tc / nnz:>12.1f}")
+        row = [nnz, te, tc]
+        line = f"{nnz:>10d} {te:>14.3f} {tc:>11.3f} {1e9 * te / nnz:>15.1f} {1e9 * tc / nnz:>12.1f}"
+        if base is not None:
+            with exact_kernel(base):
+                tb = sweep_time(obs, k, "exact", 4)
+            row.append(tb)
+            line += f" {tb:>13.3f}"
+        rows.append(tuple(row))
+        log(line)
         del obs
     x = [r[0] for r in rows]
     se = fit_slope(x, [r[1] for r in rows])
     sc = fit_slope(x, [r[2] for r in rows])
     log(f"fitted log-log slope: exact {se:.3f}, cg {sc:.3f} (target 0.9..1.1)")
-    out["omega"] = {"shape": [m, n], "rank": k, "rows": rows, "slope_exact": se, "slope_cg": sc}
+    res = {"shape": [m, n], "rank": k, "rows": rows, "slope_exact": se, "slope_cg": sc}
+    # t = a + b |Omega|: a is the fixed cost of the m + n row solves, b the cost of an entry
+    names = ["exact", "cg"] + (["base"] if base is not None else [])
+    for col, name in enumerate(names, start=1):
+        ts = [r[col] for r in rows]
+        if len(rows) < 2:
+            break
+        a, b = fit_affine(x, ts)
+        rest = [t - a for t in ts]
+        sl = fit_slope(x, rest) if min(rest) > 0 else float("nan")
+        if name == "base":
+            res["slope_base"] = fit_slope(x, ts)
+            log(f"fitted log-log slope: base {res['slope_base']:.3f}")
+        log(f"{name:>5}: t = a + b |Omega| with a = {1e3 * a:.1f} ms per sweep "
+            f"({1e9 * a / (m + n):.0f} ns per row of the m + n = {m + n}), b = {1e9 * b:.1f} ns "
+            f"per entry; slope of t - a: {sl:.3f}")
+        res[f"fit_{name}"] = {"a_s": a, "b_s": b, "a_ns_per_row": 1e9 * a / (m + n),
+                              "b_ns_per_entry": 1e9 * b, "slope_without_a": sl}
+    if base is not None:
+        res["baseline"] = str(args.omega_baseline)
+    out["omega"] = res
 
 
 def section_rank(args, out):
@@ -540,6 +609,9 @@ def main(argv=None):
     p.add_argument("--ml-splits", default="u1",
                    help="comma-separated MovieLens splits to run (u1..u5, default u1)")
     p.add_argument("--max-omega", type=int, default=None, help="largest |Omega| of 'omega'")
+    p.add_argument("--omega-baseline", default=None,
+                   help="omega: also time the exact sweep with the mc_als_exact of this copy of "
+                   "lrsolve/_kernels/_numba_completion.py (e.g. from git show)")
     p.add_argument("--tag", default=None, help="suffix of the log/json names")
     p.add_argument("--skip-full-svd", action="store_true",
                    help="softimpute: do not time the full SVD of fancyimpute's default mode")

@@ -464,6 +464,42 @@ def test_numba_parallel_variant_matches_serial(rng, monkeypatch):
     np.testing.assert_allclose(outs[0], outs[1], rtol=1e-13)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_exact_kernel_row_blocks_match_dense_solves(dtype, rng, monkeypatch):
+    """The Numba exact kernel factors four rows together and adds two entries per pass:
+    rows with 0..7 entries, a partial last block and chunk, empty rows with and without
+    regularisation, k from 1 to 10, serial and threaded variants."""
+    from lrsolve._kernels import _numba_completion as nk
+
+    m, n = 131, 40  # 131 rows: the last chunk of 64 rows and its last block of 4 are partial
+    counts = np.array([0, 1, 2, 3, 4, 5, 7])[np.arange(m) % 7]
+    ptr = np.zeros(m + 1, np.int64)
+    ptr[1:] = np.cumsum(counts)
+    idx = np.concatenate([rng.choice(n, c, replace=False) for c in counts]).astype(np.int64)
+    vals = rng.standard_normal(ptr[-1]).astype(dtype)
+    lam = (0.1 * counts + 0.05).astype(dtype)
+    lam[(counts == 0) & (np.arange(m) % 2 == 0)] = 0  # empty and unregularised: solution 0
+    tol = 1e-3 if dtype == np.float32 else 1e-10
+    for k in (1, 3, 10):
+        F = rng.standard_normal((n, k)).astype(dtype)
+        ref = np.zeros((m, k))
+        for i in range(m):
+            Fi = F[idx[ptr[i]:ptr[i + 1]]].astype(np.float64)
+            yi = vals[ptr[i]:ptr[i + 1]]
+            if counts[i] or lam[i]:
+                ref[i] = np.linalg.solve(Fi.T @ Fi + lam[i] * np.eye(k), Fi.T @ yi)
+        oracle = np.empty((m, k), dtype)
+        get_kernel("mc_als_exact", "numpy")(ptr, idx, vals, F, lam, oracle)
+        for limit in ((10**9, 1) if dtype == np.float64 else (10**9,)):
+            monkeypatch.setattr(nk, "PARALLEL_MIN", limit)
+            x = np.full((m, k), np.nan, dtype)
+            nk.mc_als_exact(ptr, idx, vals, F, lam, x)
+            assert x.dtype == dtype
+            np.testing.assert_allclose(x, ref, rtol=tol, atol=tol)
+            np.testing.assert_allclose(x, oracle, rtol=tol, atol=tol)
+            assert not x[counts == 0].any()
+
+
 # ----------------------------------------------------------------------------- loader
 def test_load_movielens_synthetic_file(tmp_path, rng):
     nu, ni, nr = 30, 40, 200
