@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._reference_completion import row_pcg
+
 #: Elements of the padded gathered stack ``G`` per chunk.
 CHUNK = 1 << 27
 
@@ -100,23 +102,7 @@ def mc_als_cg(ptr, idx, vals, F, lam, X0, nsteps, out):
         def matvec(P, G=G, Gt=Gt, lr=lr):
             return (Gt @ (G @ P[:, :, None]))[:, :, 0] + lr * P
 
-        x = X0[rows].copy()
-        r = b - matvec(x)
-        z = r / d
-        p = z.copy()
-        rz = xp.sum(r * z, axis=1)
-        for _ in range(int(nsteps)):
-            Ap = matvec(p)
-            pAp = xp.sum(p * Ap, axis=1)
-            ok = (pAp > 0) & (rz > 0)
-            alpha = xp.where(ok, rz / xp.where(ok, pAp, 1), 0)[:, None]
-            x += alpha * p
-            r -= alpha * Ap
-            z = r / d
-            rz_new = xp.sum(r * z, axis=1)
-            beta = xp.where(ok, rz_new / xp.where(ok, rz, 1), 0)[:, None]
-            p = z + beta * p
-            rz = xp.where(ok, rz_new, 0)
+        x = row_pcg(xp, matvec, b, d, X0[rows].copy(), nsteps)
         x[(cnt == 0) & (lam[rows] == 0)] = 0
         out[rows] = x
     return out

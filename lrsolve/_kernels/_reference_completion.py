@@ -149,6 +149,32 @@ def mc_als_exact(ptr, idx, vals, F, lam, out):
     return out
 
 
+def row_pcg(xp, matvec, b, d, x, nsteps):
+    """``nsteps`` Jacobi-preconditioned CG steps on a stack of row systems at once.
+
+    ``matvec(P)`` applies every row's matrix to the rows of ``P``; ``b`` right-hand
+    sides, ``d`` the diagonals (positive), ``x`` the starts (updated in place and
+    returned).  A row whose step would divide by a non-positive number stops there.
+    """
+    r = b - matvec(x)
+    z = r / d
+    p = z.copy()
+    rz = xp.sum(r * z, axis=1)
+    for _ in range(int(nsteps)):
+        Ap = matvec(p)
+        pAp = xp.sum(p * Ap, axis=1)
+        ok = (pAp > 0) & (rz > 0)
+        alpha = xp.where(ok, rz / xp.where(ok, pAp, 1), 0)[:, None]
+        x += alpha * p
+        r -= alpha * Ap
+        z = r / d
+        rz_new = xp.sum(r * z, axis=1)
+        beta = xp.where(ok, rz_new / xp.where(ok, rz, 1), 0)[:, None]
+        p = z + beta * p
+        rz = xp.where(ok, rz_new, 0)
+    return x
+
+
 def mc_als_cg(ptr, idx, vals, F, lam, X0, nsteps, out):
     xp = _xp(F)
     k = F.shape[1]
@@ -165,23 +191,7 @@ def mc_als_cg(ptr, idx, vals, F, lam, X0, nsteps, out):
             s = xp.sum(G * P[rows], axis=1)
             return _segsum(R, s[:, None] * G) + lr * P
 
-        x = X0[r0:r1].copy()
-        r = b - matvec(x)
-        z = r / d
-        p = z.copy()
-        rz = xp.sum(r * z, axis=1)
-        for _ in range(int(nsteps)):
-            Ap = matvec(p)
-            pAp = xp.sum(p * Ap, axis=1)
-            ok = (pAp > 0) & (rz > 0)
-            alpha = xp.where(ok, rz / xp.where(ok, pAp, 1), 0)[:, None]
-            x += alpha * p
-            r -= alpha * Ap
-            z = r / d
-            rz_new = xp.sum(r * z, axis=1)
-            beta = xp.where(ok, rz_new / xp.where(ok, rz, 1), 0)[:, None]
-            p = z + beta * p
-            rz = xp.where(ok, rz_new, 0)
+        x = row_pcg(xp, matvec, b, d, X0[r0:r1].copy(), nsteps)
         x[(counts == 0) & (lam[r0:r1] == 0)] = 0
         out[r0:r1] = x
     return out
