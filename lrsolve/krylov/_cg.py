@@ -161,6 +161,7 @@ def cg(
     gpu = bk.is_gpu
     hist_list = [r0]
     if gpu:
+        cg_alpha, cg_beta = get_kernel("cg_alpha", eng), get_kernel("cg_beta", eng)
         hist_dev = xp.zeros(maxiter + 1, dtype=xp.float64)
         hist_dev[0] = r0
         pq_min = xp.full((), xp.inf, dtype=xp.float64)
@@ -206,9 +207,7 @@ def cg(
             # Steps taken after the residual met the tolerance (between two host checks)
             # are frozen: their p^H A p may be zero or rounding noise, which must neither
             # move x nor be reported as indefiniteness.
-            live = xp.asarray(rr) > tol2
-            pq_min = xp.minimum(pq_min, xp.where(live, pq, xp.inf))
-            alpha = xp.where(live, rz / xp.where(pq == 0, 1.0, pq), 0.0)
+            alpha = cg_alpha(rr, pq, rz, tol2, pq_min)  # one launch; updates pq_min
         else:
             pq = float(pq)
             if not pq > 0:
@@ -234,7 +233,7 @@ def cg(
             tally.mv += 1
         niter = k
         if gpu:
-            hist_dev[k] = xp.sqrt(rr)
+            xp.sqrt(rr, out=hist_dev[k])
         else:
             rr = float(rr)
             hist_list.append(math.sqrt(rr))
@@ -312,9 +311,7 @@ def cg(
             rz_new = prec.apply_dot(r, z)
             tally.pc += 1
             if gpu:
-                rz_min = xp.minimum(rz_min, xp.where(xp.asarray(rr) > tol2, rz_new, xp.inf))
-                rz_d = xp.asarray(rz)
-                beta = rz_new / xp.where(rz_d == 0, 1.0, rz_d)
+                beta = cg_beta(rz_new, rz, rr, tol2, rz_min)  # updates rz_min
             else:
                 rz_new = float(rz_new)
                 if not rz_new > 0:
@@ -332,8 +329,7 @@ def cg(
         else:
             rz_new = rr
             if gpu:
-                rz_d = xp.asarray(rz)
-                beta = rz_new / xp.where(rz_d == 0, 1.0, rz_d)
+                beta = cg_beta(rz_new, rz)
             else:
                 beta = rz_new / rz if rz else 0.0
         rz = rz_new

@@ -15,6 +15,7 @@ objects and plain callables; :func:`as_operator` picks one.
 from __future__ import annotations
 
 import abc
+import os
 
 import numpy as np
 
@@ -146,6 +147,13 @@ class CSROperator(Operator):
     exactly representable) and its column indices as int16 offsets from the
     diagonal (bandwidth below 32768), which halves the memory traffic of a
     bandwidth-bound product without changing a single bit of the result.
+
+    On the ``cupy`` engine a banded real matrix (at most 64 diagonals, fewer
+    bytes by diagonals than in CSR) is stored by diagonals, its values as
+    one-byte codes into a table when at most 256 distinct values occur (the
+    Laplacians of structured grids), and the product runs in lrsolve's fused
+    kernels (``_kernels/_cupy_dia.py``); other matrices go through cuSPARSE.
+    ``LRSOLVE_GPU_DIA=0`` in the environment turns the diagonal form off.
     """
 
     def __init__(self, A, backend, compress=True):
@@ -155,6 +163,7 @@ class CSROperator(Operator):
         self.dtype = A.dtype
         self._packed = None
         self._cusparse = False
+        self._dia = None
         if backend.engine == "numba":
             self._packed = _pack_csr(A, compress)
         elif backend.name == "cupy":
@@ -162,6 +171,8 @@ class CSROperator(Operator):
                 A = A.copy()
                 A.sum_duplicates()
                 self.A = A
+            if compress and os.environ.get("LRSOLVE_GPU_DIA", "1") != "0":
+                self._dia = get_kernel("dia_pack", "cupy")(A.data, A.indptr, A.indices, A.shape[0])
             from cupyx import cusparse
 
             self._cusparse = bool(cusparse.check_availability("spmv"))
@@ -171,10 +182,18 @@ class CSROperator(Operator):
 
         return CSROperator(csp.csr_matrix(self.A), bk)
 
+    def _dia_ok(self, *vecs):
+        return self._dia is not None and all(
+            v.dtype == vecs[0].dtype and v.dtype.char in "fd" and v.flags.c_contiguous
+            for v in vecs
+        )
+
     def _matvec(self, x, out):
         if self._packed is not None:
             kind, arrs = self._packed
             get_kernel("csr_matvec" + kind, "numba")(*arrs, x, out)
+        elif self._dia_ok(x, out):
+            get_kernel("dia_matvec", "cupy")(self._dia, x, out)
         elif self._cusparse:
             get_kernel("spmv", "cupy")(self.A, x, out)
         else:
@@ -184,6 +203,8 @@ class CSROperator(Operator):
         if self._packed is not None:
             kind, arrs = self._packed
             return get_kernel("csr_matvec_dot" + kind, "numba")(*arrs, x, out)
+        if self._dia_ok(x, out):
+            return get_kernel("dia_matvec_dot", "cupy")(self._dia, x, out)
         self._matvec(x, out)
         return self.backend.xp.vdot(x, out).real
 
@@ -191,6 +212,8 @@ class CSROperator(Operator):
         if self._packed is not None:
             kind, arrs = self._packed
             return get_kernel("csr_residual" + kind, "numba")(*arrs, x, b, out)
+        if self._dia_ok(x, b, out):
+            return get_kernel("dia_residual", "cupy")(self._dia, x, b, out)
         return super().residual(x, b, out)
 
     def diagonal(self):
