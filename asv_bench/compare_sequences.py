@@ -83,20 +83,25 @@ def strong_baseline(problems, rtol):
     return time.perf_counter() - t0, niter, matvec, xs
 
 
+def _precond(name):
+    return None if name in (None, "none") else name
+
+
 def section_skr(problems, args):
     n = problems[0].A.shape[0]
     case = f"{len(problems)} Darcy, n={n}, rtol={args.rtol:g}, {args.precond}"
     say(f"[skr] {case}")
     # warm-up of the JIT kernels outside the timings
-    solve_sequence(problems[:2], method="gcrodr", precond=args.precond, rtol=1e-2, progress=False)
-    lrsolve.gmres(problems[0].A, problems[0].b, rtol=1e-2, precond=args.precond)
+    pc = _precond(args.precond)
+    solve_sequence(problems[:2], method="gcrodr", precond=pc, rtol=1e-2, progress=False)
+    lrsolve.gmres(problems[0].A, problems[0].b, rtol=1e-2, precond=pc)
     t0 = time.perf_counter()
-    rec = solve_sequence(problems, method="gcrodr", precond=args.precond, rtol=args.rtol,
+    rec = solve_sequence(problems, method="gcrodr", precond=pc, rtol=args.rtol,
                          k=20, m=40, progress=False, maxiter=args.maxiter)
     t_rec = time.perf_counter() - t0
     t0 = time.perf_counter()
     ind = solve_sequence(problems, method="gmres", order="given", warm_start=False, m=40,
-                         precond=args.precond, rtol=args.rtol, progress=False,
+                         precond=pc, rtol=args.rtol, progress=False,
                          maxiter=args.maxiter)
     t_ind = time.perf_counter() - t0
     say(f"  sorted GCRO-DR: converged {rec.converged}, worst relres "
@@ -157,7 +162,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="small sizes (< 1 min)")
     parser.add_argument("--systems", type=int, default=200, help="Darcy systems (200)")
     parser.add_argument("--n", type=int, default=100, help="Darcy grid n (n x n; 100)")
-    parser.add_argument("--precond", default="jacobi", help="preconditioner of the skr section")
+    parser.add_argument("--precond", default="jacobi", help="preconditioner of the skr section ('none' for none)")
     parser.add_argument("--steps", type=int, default=500, help="heat steps (500)")
     parser.add_argument("--heat-n", type=int, default=64, help="heat grid (64)")
     parser.add_argument("--heat-precond", default="jacobi", help="preconditioner of heat")

@@ -172,7 +172,14 @@ class CSROperator(Operator):
                 A.sum_duplicates()
                 self.A = A
             if compress and os.environ.get("LRSOLVE_GPU_DIA", "1") != "0":
-                self._dia = get_kernel("dia_pack", "cupy")(A.data, A.indptr, A.indices, A.shape[0])
+                import cupy
+
+                try:
+                    self._dia = get_kernel("dia_pack", "cupy")(
+                        A.data, A.indptr, A.indices, A.shape[0]
+                    )
+                except cupy.cuda.memory.OutOfMemoryError:  # the survey needs ~5 x nnz words
+                    self._dia = None  # cuSPARSE needs no extra memory
             from cupyx import cusparse
 
             self._cusparse = bool(cusparse.check_availability("spmv"))
