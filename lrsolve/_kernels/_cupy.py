@@ -12,6 +12,8 @@ import functools
 import cupy
 import numpy
 
+from ._cuda import BLOCK_SUM
+
 
 @functools.cache
 def _elementwise(name):
@@ -78,6 +80,7 @@ def _elementwise(name):
 _R_UPDATE_SOURCE = r"""
 typedef {real} T;
 #define BLOCK {block}
+{block_sum}
 extern "C" __global__ void r_update_norm(T* __restrict__ r, const T* __restrict__ q,
                                          const double* __restrict__ alpha,
                                          double* __restrict__ partial, const long long n)
@@ -90,14 +93,7 @@ extern "C" __global__ void r_update_norm(T* __restrict__ r, const T* __restrict_
         r[i] = v;
         acc += (double)v * (double)v;
     }}
-    __shared__ double s_acc[BLOCK];
-    s_acc[threadIdx.x] = acc;
-    __syncthreads();
-    for (int h = BLOCK / 2; h > 0; h >>= 1) {{
-        if (threadIdx.x < h) s_acc[threadIdx.x] += s_acc[threadIdx.x + h];
-        __syncthreads();
-    }}
-    if (threadIdx.x == 0) partial[blockIdx.x] = s_acc[0];
+    block_sum(acc, partial);
 }}
 """
 _BLOCK = 256
@@ -106,7 +102,8 @@ _MAX_BLOCKS = 8192
 
 @functools.cache
 def _r_update_kernel(real):
-    src = _R_UPDATE_SOURCE.format(real={"f": "float", "d": "double"}[real], block=_BLOCK)
+    src = _R_UPDATE_SOURCE.format(real={"f": "float", "d": "double"}[real], block=_BLOCK,
+                                  block_sum=BLOCK_SUM)
     return cupy.RawKernel(src, "r_update_norm")
 
 

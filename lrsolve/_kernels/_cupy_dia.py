@@ -21,6 +21,7 @@ import os
 
 import numpy as np
 
+from ._cuda import BLOCK_SUM
 from ._reference_dia import DiaPack
 
 # Launch shape tuned on an H100 at 3-D 256^3 (``asv_bench/probe_gpu_cg.py --tune``): the
@@ -46,7 +47,7 @@ typedef {stored} V;
 #define MODE {mode}
 #define BLOCK {block}
 #define RPT {rpt}
-
+{block_sum}
 #if TAB
 #define VAL(d, i) s_tab[vals[(long long)(d) * n + (i)]]
 #else
@@ -114,14 +115,7 @@ extern "C" __global__ void dia_product(
         }}
     }}
 #if MODE
-    __shared__ double s_acc[BLOCK];
-    s_acc[threadIdx.x] = acc;
-    __syncthreads();
-    for (int h = BLOCK / 2; h > 0; h >>= 1) {{
-        if (threadIdx.x < h) s_acc[threadIdx.x] += s_acc[threadIdx.x + h];
-        __syncthreads();
-    }}
-    if (threadIdx.x == 0) partial[blockIdx.x] = s_acc[0];
+    block_sum(acc, partial);
 #endif
 }}
 """
@@ -131,7 +125,7 @@ def kernel_source(real, stored, nd, tab, mode, block=None, rpt=None):
     """Return the CUDA source of one kernel variant (also used by the tests)."""
     return _SOURCE.format(real=_CTYPES[np.dtype(real)], stored=_CTYPES[np.dtype(stored)],
                           nd=int(nd), tab=int(bool(tab)), mode=int(mode),
-                          block=int(block or BLOCK), rpt=int(rpt or RPT))
+                          block=int(block or BLOCK), rpt=int(rpt or RPT), block_sum=BLOCK_SUM)
 
 
 @functools.cache
