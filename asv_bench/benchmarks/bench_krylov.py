@@ -85,3 +85,56 @@ class JitCompile:
         env = dict(__import__("os").environ, LRSOLVE_NUMBA_CACHE="0")
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
         return float(out.stdout.strip().splitlines()[-1])
+
+
+class CGGpu:
+    """GPU per-iteration cost next to ``cupyx.scipy.sparse.linalg.cg`` (skipped without CUDA).
+
+    ``csr``: a cupyx CSR matrix (lrsolve stores a banded one by diagonals);
+    ``csr-cusparse``: the same with ``LRSOLVE_GPU_DIA=0``; ``matrix-free``: the stencil.
+    """
+
+    params = [[(128, 128, 128)], ["csr", "csr-cusparse", "matrix-free", "cupyx"]]
+    param_names = ["shape", "solver"]
+    timeout = 300
+
+    def setup(self, shape, solver):
+        if lrsolve is None or not lrsolve.cupy_available():
+            raise NotImplementedError  # asv's way to skip: no CUDA device here
+        import os
+
+        import cupy
+        import cupyx.scipy.sparse as csp
+        import cupyx.scipy.sparse.linalg as csla
+
+        A = csp.csr_matrix(laplacian_csr(shape))
+        b = cupy.ones(A.shape[0])
+        if solver == "cupyx":
+            kw = {"tol": 1e-30} if "tol" in csla.cg.__code__.co_varnames else {"rtol": 1e-30}
+            run = lambda: csla.cg(A, b, maxiter=50, **kw)  # noqa: E731
+        elif solver == "matrix-free":
+            op = lrsolve.operators.poisson(shape, backend="cupy")
+            run = lambda: lrsolve.cg(op, b, rtol=1e-30, maxiter=50)  # noqa: E731
+        else:
+            flag = "0" if solver == "csr-cusparse" else "1"
+
+            def run():
+                old = os.environ.get("LRSOLVE_GPU_DIA")
+                os.environ["LRSOLVE_GPU_DIA"] = flag
+                try:
+                    lrsolve.cg(A, b, rtol=1e-30, maxiter=50)
+                finally:
+                    if old is None:
+                        del os.environ["LRSOLVE_GPU_DIA"]
+                    else:
+                        os.environ["LRSOLVE_GPU_DIA"] = old
+
+        def timed():
+            run()
+            cupy.cuda.get_current_stream().synchronize()
+
+        self.run = timed
+        self.run()
+
+    def time_50_iterations(self, shape, solver):
+        self.run()
