@@ -3,7 +3,11 @@
 Sections (``--only a,b``):
 
 ``omega``      time per ALS sweep vs the number of observed entries |Omega| on a synthetic
-               200000 x 100000 rank-10 problem (fitted log-log slope, target 0.9..1.1).
+               200000 x 100000 rank-10 problem (fitted log-log slope, target 0.9..1.1), the
+               fit t = a + b |Omega|, and the parts of the fastest sweep (row update, column
+               update, residual pass, rest).  ``--omega-before DIR`` also times an older copy
+               of the lrsolve package (``git archive <rev> lrsolve | tar -x -C DIR``) in a
+               child process right after the current code at each size.
 ``rank``       time per sweep vs the rank k (16..128) for the ``cg`` and ``exact`` solvers
                (target: cg grows at most linearly, exact about quadratically).
 ``softimpute`` lrsolve.softimpute vs fancyimpute's SoftImpute algorithm on 5000 x 5000
@@ -51,6 +55,8 @@ import numpy as np
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+if "--before-worker" in sys.argv:  # time an older copy of lrsolve (omega --omega-before DIR)
+    sys.path.insert(0, str(pathlib.Path(sys.argv[sys.argv.index("--before-worker") + 1])))
 
 import lrsolve  # noqa: E402
 from lrsolve.completion import altmin, load_movielens, observations, softimpute  # noqa: E402
@@ -86,6 +92,72 @@ def sweep_time(obs, k, solver, sweeps=3):
     res = altmin(obs, k, reg=0.05, init="random", solver=solver, maxiter=sweeps, tol=0.0, rng=0)
     t = res.history["time"]
     return float(np.min(t[1:] if len(t) > 1 else t))
+
+
+#: The kernels of a sweep, timed apart by ``sweep_parts``.
+PARTS = ("mc_als_exact", "mc_als_cg", "mc_sq_residual")
+
+
+def sweep_parts(obs, k, solver, sweeps=4):
+    """``sweep_time`` plus the parts of that fastest sweep: (t, row half, column half, residual).
+
+    The kernels are wrapped with timers in the kernel table for the run; a sweep whose
+    kernels are not all there (an older lrsolve) gets NaN parts.
+    """
+    from lrsolve._kernels import _table
+
+    table = _table("numba")
+    saved = {name: table.get(name) for name in PARTS}
+    calls = []
+
+    def timed(name, fn):
+        def call(*a):
+            t0 = time.perf_counter()
+            r = fn(*a)
+            calls.append((name, time.perf_counter() - t0))
+            return r
+
+        return call
+
+    for name, fn in saved.items():
+        if fn is not None:
+            table[name] = timed(name, fn)
+    try:
+        res = altmin(obs, k, reg=0.05, init="random", solver=solver, maxiter=sweeps, tol=0.0,
+                     rng=0)
+    finally:
+        for name, fn in saved.items():
+            if fn is not None:
+                table[name] = fn
+    t = np.asarray(res.history["time"])
+    best = 1 + int(np.argmin(t[1:])) if len(t) > 1 else 0
+    if len(calls) != 3 * len(t):
+        return float(t[best]), float("nan"), float("nan"), float("nan")
+    u, v, r = (c[1] for c in calls[3 * best : 3 * best + 3])
+    return float(t[best]), u, v, r
+
+
+def before_worker(args):
+    """Child process of ``--omega-before``: time the older lrsolve first on ``sys.path``."""
+    m, n, k = (20000, 10000, 10) if args.quick else (200_000, 100_000, 10)
+    warm = observations(random_problem(200, 100, k, 5000)[:3])
+    for s in ("exact", "cg"):
+        sweep_time(warm, k, s, 1)
+    r, c, v, _, _ = random_problem(m, n, k, args.before_nnz, seed=1)
+    obs = observations((r, c, v), shape=(m, n))
+    del r, c, v
+    out = {"exact": sweep_time(obs, k, "exact", 4), "cg": sweep_time(obs, k, "cg", 4),
+           "lrsolve": str(pathlib.Path(lrsolve.__file__).parent)}
+    print(json.dumps(out), flush=True)
+
+
+def time_before(args, nnz):
+    import subprocess
+
+    cmd = [sys.executable, str(pathlib.Path(__file__).resolve()), "--before-worker",
+           str(args.omega_before), "--before-nnz", str(nnz)] + (["--quick"] if args.quick else [])
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def fit_slope(x, y):
@@ -135,12 +207,18 @@ def section_omega(args, out):
     if args.max_omega:
         sizes = [s for s in sizes if s <= args.max_omega]
     base = load_exact_kernel(args.omega_baseline) if args.omega_baseline else None
+    before = args.omega_before
     log(f"## time per sweep vs |Omega|: {m} x {n}, rank {k} (float64, reg 0.05)")
+    log(f"load average before the section: {_loadavg()}")
     if base is not None:
         log(f"baseline exact kernel ('base'): {args.omega_baseline}, timed right after the "
             "current one at each size")
+    if before:
+        log(f"'before': the lrsolve copy in {before} (exact and cg), timed in a child process "
+            "right after the current code at each size, on the same problem")
     log(f"{'|Omega|':>10} {'exact s/sweep':>14} {'cg s/sweep':>11} {'exact ns/entry':>15} "
-        f"{'cg ns/entry':>12}" + (f" {'base s/sweep':>13}" if base is not None else ""))
+        f"{'cg ns/entry':>12}" + (f" {'base s/sweep':>13}" if base is not None else "")
+        + (f" {'before exact':>13} {'before cg':>10}" if before else ""))
     warm = observations(random_problem(200, 100, k, 5000)[:3])
     for s in ("exact", "cg"):
         sweep_time(warm, k, s, 1)  # compile outside the timings
@@ -148,12 +226,16 @@ def section_omega(args, out):
         with exact_kernel(base):
             sweep_time(warm, k, "exact", 1)
     rows = []
+    parts = {"exact": [], "cg": []}
     for nnz in sizes:
         r, c, v, _, _ = random_problem(m, n, k, nnz, seed=1)
         obs = observations((r, c, v), shape=(m, n))
         del r, c, v
-        te = sweep_time(obs, k, "exact", 4)
-        tc = sweep_time(obs, k, "cg", 4)
+        pe = sweep_parts(obs, k, "exact", 4)
+        pc = sweep_parts(obs, k, "cg", 4)
+        parts["exact"].append(pe)
+        parts["cg"].append(pc)
+        te, tc = pe[0], pc[0]
         row = [nnz, te, tc]
         line = f"{nnz:>10d} {te:>14.3f} {tc:>11.3f} {1e9 * te / nnz:>15.1f} {1e9 * tc / nnz:>12.1f}"
         if base is not None:
@@ -161,16 +243,24 @@ def section_omega(args, out):
                 tb = sweep_time(obs, k, "exact", 4)
             row.append(tb)
             line += f" {tb:>13.3f}"
+        del obs
+        if before:
+            b = time_before(args, nnz)
+            row += [b["exact"], b["cg"]]
+            line += f" {b['exact']:>13.3f} {b['cg']:>10.3f}"
         rows.append(tuple(row))
         log(line)
-        del obs
     x = [r[0] for r in rows]
     se = fit_slope(x, [r[1] for r in rows])
     sc = fit_slope(x, [r[2] for r in rows])
     log(f"fitted log-log slope: exact {se:.3f}, cg {sc:.3f} (target 0.9..1.1)")
-    res = {"shape": [m, n], "rank": k, "rows": rows, "slope_exact": se, "slope_cg": sc}
+    res = {"shape": [m, n], "rank": k, "rows": rows, "slope_exact": se, "slope_cg": sc,
+           "parts": parts, "columns": ["nnz", "exact", "cg"] + (["base"] if base is not None
+                                                                else [])
+           + (["before_exact", "before_cg"] if before else [])}
     # t = a + b |Omega|: a is the fixed cost of the m + n row solves, b the cost of an entry
-    names = ["exact", "cg"] + (["base"] if base is not None else [])
+    names = ["exact", "cg"] + (["base"] if base is not None else []) + (
+        ["before_exact", "before_cg"] if before else [])
     for col, name in enumerate(names, start=1):
         ts = [r[col] for r in rows]
         if len(rows) < 2:
@@ -178,17 +268,46 @@ def section_omega(args, out):
         a, b = fit_affine(x, ts)
         rest = [t - a for t in ts]
         sl = fit_slope(x, rest) if min(rest) > 0 else float("nan")
-        if name == "base":
-            res["slope_base"] = fit_slope(x, ts)
-            log(f"fitted log-log slope: base {res['slope_base']:.3f}")
-        log(f"{name:>5}: t = a + b |Omega| with a = {1e3 * a:.1f} ms per sweep "
+        if name in ("base", "before_exact", "before_cg"):
+            res[f"slope_{name}"] = fit_slope(x, ts)
+            log(f"fitted log-log slope: {name} {res[f'slope_{name}']:.3f}")
+        log(f"{name:>12}: t = a + b |Omega| with a = {1e3 * a:.1f} ms per sweep "
             f"({1e9 * a / (m + n):.0f} ns per row of the m + n = {m + n}), b = {1e9 * b:.1f} ns "
             f"per entry; slope of t - a: {sl:.3f}")
         res[f"fit_{name}"] = {"a_s": a, "b_s": b, "a_ns_per_row": 1e9 * a / (m + n),
                               "b_ns_per_entry": 1e9 * b, "slope_without_a": sl}
+    # the parts of the fastest sweep: row half, column half, residual pass, the rest
+    log("parts of the fastest sweep (ms): row-factor update, column-factor update, residual "
+        "pass, rest of the sweep")
+    for solver in ("exact", "cg"):
+        ps = np.array(parts[solver])
+        if len(rows) < 2 or not np.isfinite(ps).all():
+            break
+        cols = {"rows": ps[:, 1], "cols": ps[:, 2], "residual": ps[:, 3],
+                "rest": ps[:, 0] - ps[:, 1:].sum(axis=1)}
+        for nnz, p in zip(x, ps, strict=True):
+            log(f"  {solver:>5} {nnz:>10d}: " + " ".join(f"{1e3 * v:8.1f}" for v in
+                                                         (p[1], p[2], p[3], p[0] - p[1:].sum())))
+        fits = {}
+        for key, ts in cols.items():
+            a, b = fit_affine(x, ts)
+            fits[key] = {"a_ms": 1e3 * a, "b_ns_per_entry": 1e9 * b}
+        log(f"  {solver:>5} a (ms) / b (ns per entry) of the parts: " + ", ".join(
+            f"{key} {f['a_ms']:.1f} / {f['b_ns_per_entry']:.1f}" for key, f in fits.items()))
+        res[f"parts_fit_{solver}"] = fits
     if base is not None:
         res["baseline"] = str(args.omega_baseline)
+    if before:
+        res["before"] = str(before)
+    log(f"load average after the section: {_loadavg()}")
     out["omega"] = res
+
+
+def _loadavg():
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "n/a"
 
 
 def section_rank(args, out):
@@ -612,10 +731,19 @@ def main(argv=None):
     p.add_argument("--omega-baseline", default=None,
                    help="omega: also time the exact sweep with the mc_als_exact of this copy of "
                    "lrsolve/_kernels/_numba_completion.py (e.g. from git show)")
+    p.add_argument("--omega-before", default=None, metavar="DIR",
+                   help="omega: also time exact and cg with the older lrsolve package in DIR "
+                   "(e.g. `git archive <rev> lrsolve | tar -x -C DIR`), in a child process "
+                   "right after the current code at each size")
+    p.add_argument("--before-worker", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--before-nnz", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--tag", default=None, help="suffix of the log/json names")
     p.add_argument("--skip-full-svd", action="store_true",
                    help="softimpute: do not time the full SVD of fancyimpute's default mode")
     args = p.parse_args(argv)
+    if args.before_worker:
+        before_worker(args)
+        return
     names = DEFAULT if args.only is None else args.only.split(",")
     stamp = datetime.date.today().isoformat()
     tag = args.tag or ("quick" if args.quick else "cpu")

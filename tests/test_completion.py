@@ -466,9 +466,11 @@ def test_numba_parallel_variant_matches_serial(rng, monkeypatch):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_exact_kernel_row_blocks_match_dense_solves(dtype, rng, monkeypatch):
-    """The Numba exact kernel factors four rows together and adds two entries per pass:
-    rows with 0..7 entries, a partial last block and chunk, empty rows with and without
-    regularisation, k from 1 to 10, serial and threaded variants."""
+    """The Numba exact kernel factors four rows together and adds two entries per pass,
+    and solves rows with at most ``dual_max`` entries by their dual system: rows with
+    0..7 entries, a partial last block and chunk, empty rows with and without
+    regularisation, k from 1 to 10, dual path never / default (k // 2) / for every row
+    with fewer than k entries, serial and threaded variants."""
     from lrsolve._kernels import _numba_completion as nk
 
     m, n = 131, 40  # 131 rows: the last chunk of 64 rows and its last block of 4 are partial
@@ -492,12 +494,80 @@ def test_exact_kernel_row_blocks_match_dense_solves(dtype, rng, monkeypatch):
         get_kernel("mc_als_exact", "numpy")(ptr, idx, vals, F, lam, oracle)
         for limit in ((10**9, 1) if dtype == np.float64 else (10**9,)):
             monkeypatch.setattr(nk, "PARALLEL_MIN", limit)
-            x = np.full((m, k), np.nan, dtype)
-            nk.mc_als_exact(ptr, idx, vals, F, lam, x)
-            assert x.dtype == dtype
-            np.testing.assert_allclose(x, ref, rtol=tol, atol=tol)
-            np.testing.assert_allclose(x, oracle, rtol=tol, atol=tol)
-            assert not x[counts == 0].any()
+            for dual_max in (0, None, k - 1):
+                x = np.full((m, k), np.nan, dtype)
+                nk.mc_als_exact(ptr, idx, vals, F, lam, x, dual_max)
+                assert x.dtype == dtype
+                np.testing.assert_allclose(x, ref, rtol=tol, atol=tol)
+                np.testing.assert_allclose(x, oracle, rtol=tol, atol=tol)
+                assert not x[counts == 0].any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sq_residual_kernel_matches_dense_and_oracle(dtype, rng, monkeypatch):
+    """The fused residual pass (training RMSE of a sweep): numba serial/threaded vs the
+    oracle vs a dense float64 computation, with and without biases and offset."""
+    from lrsolve._kernels import _numba_completion as nk
+
+    m, n, k = 1500, 70, 3  # 1500 rows: two partial-sum tasks of 1024 rows
+    o = _structure(rng, m, n, 6000, dtype)
+    U = rng.standard_normal((m, k)).astype(dtype)
+    V = rng.standard_normal((n, k)).astype(dtype)
+    b = rng.standard_normal(m).astype(dtype)
+    c = rng.standard_normal(n).astype(dtype)
+    rows = o.rows()
+    pred = np.sum(U[rows].astype(np.float64) * V[o.row_idx], axis=1)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for offset, rb, cb in ((0.0, None, None), (0.7, b, c)):
+        p = pred + 0.0 if rb is None else pred + b[rows] + c[o.row_idx]
+        want = float(np.sum((o.row_vals - (p + offset)) ** 2))
+        args = (o.row_ptr, o.row_idx, o.row_vals, U, V, offset, rb, cb)
+        oracle = get_kernel("mc_sq_residual", "numpy")(*args)
+        assert oracle == pytest.approx(want, rel=tol)
+        for limit in (10**9, 1):
+            monkeypatch.setattr(nk, "PARALLEL_MIN", limit)
+            got = nk.mc_sq_residual(*args)
+            assert isinstance(got, float)
+            assert got == pytest.approx(want, rel=tol)
+    # the training RMSE that altmin records is this pass's
+    from lrsolve.completion import _common
+
+    rmse = _common.train_rmse(o, U, V, 0.7, b, c)
+    resid = _common.train_residual(o, U, V, 0.7, b, c)
+    assert rmse == pytest.approx(np.sqrt(np.mean(resid.astype(np.float64) ** 2)), rel=tol * 10)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cg_kernel_long_rows_and_gathered_rows_agree(dtype, rng, monkeypatch):
+    """Rows longer than the gather buffer take the unbuffered CG path: same results."""
+    from lrsolve._kernels import _numba_completion as nk
+
+    m, n, k = 70, 40, 4
+    o = _structure(rng, m, n, 900, dtype)
+    F = rng.standard_normal((n, k)).astype(dtype)
+    X0 = rng.standard_normal((m, k)).astype(dtype)
+    lam = (0.1 * o.row_counts).astype(dtype)
+    args = (o.row_ptr, o.row_idx, o.row_vals, F, lam, X0, 3)
+    ref = get_kernel("mc_als_cg", "numpy")(*args, np.empty((m, k), dtype))
+    tol = 1e-4 if dtype == np.float32 else 1e-11
+    for cap in (nk._GATHER_CAP, 5):  # 5: most rows (about 13 entries) are longer
+        monkeypatch.setattr(nk, "_GATHER_CAP", cap)
+        got = nk.mc_als_cg(*args, np.empty((m, k), dtype))
+        np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("biases", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_altmin_history_rmse_is_the_training_rmse(biases, dtype, rng):
+    """The fused residual pass records the RMSE of the returned factors on the entries."""
+    M = lowrank(90, 70, 3, rng, dtype) + 1.5
+    r, c, v = sample(M, 2500, rng)
+    v = v + 0.2 * rng.standard_normal(v.shape).astype(dtype)
+    res = altmin((r, c, v), 3, reg=0.05, biases=biases, maxiter=4, tol=0.0, rng=0)
+    pred = res.predict(r, c).astype(np.float64)
+    want = np.sqrt(np.mean((v.astype(np.float64) - pred) ** 2))
+    assert res.history["train_rmse"][-1] == pytest.approx(want, rel=1e-5 if dtype == np.float32
+                                                          else 1e-12)
 
 
 # ----------------------------------------------------------------------------- loader
@@ -606,6 +676,15 @@ def test_cupy_kernels_match_oracle(dtype, rng):
     get_kernel("mc_als_cg", "numpy")(o.row_ptr, o.row_idx, o.row_vals, F, lam, X0, 3, x)
     get_kernel("mc_als_cg", "cupy")(*dev, cupy.asarray(X0), 3, d)
     np.testing.assert_allclose(d.get(), x, rtol=tol, atol=tol)
+    # the fused residual pass of the training RMSE (biases and offset)
+    U = rng.standard_normal((40, 4)).astype(dtype)
+    b = rng.standard_normal(40).astype(dtype)
+    c = rng.standard_normal(30).astype(dtype)
+    host = (o.row_ptr, o.row_idx, o.row_vals, U, F)
+    want = get_kernel("mc_sq_residual", "numba")(*host, 0.5, b, c)
+    got = get_kernel("mc_sq_residual", "cupy")(*[cupy.asarray(a) for a in host], 0.5,
+                                               cupy.asarray(b), cupy.asarray(c))
+    assert isinstance(got, float) and got == pytest.approx(want, rel=tol)
 
 
 # ----------------------------------------------------------------------------- example

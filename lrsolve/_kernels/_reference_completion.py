@@ -12,6 +12,10 @@ Kernels (the Numba and CuPy modules have the same signatures):
 ``mc_sampled_dot(ptr, idx, U, V, out)``
     ``out[e] = U[i] . V[idx[e]]`` for every stored entry ``e`` of row ``i``
     (``out`` has one slot per entry of ``ptr[0]:ptr[-1]``).
+``mc_sq_residual(ptr, idx, vals, U, V, offset=0.0, row_bias=None, col_bias=None)``
+    ``sum_e (vals[e] - U[i] . V[idx[e]] - row_bias[i] - col_bias[idx[e]] - offset)^2``
+    over the stored entries (a float; sums in float64): the training error of a sweep
+    without an ``|Omega|``-long residual vector.
 ``mc_normal_eq(ptr, idx, vals, F, lam, A, b)``
     ``A[i] = sum_e F[idx[e]] F[idx[e]]^T + lam[i] I`` and
     ``b[i] = sum_e vals[e] F[idx[e]]`` for each row ``i``.
@@ -117,6 +121,25 @@ def mc_sampled_dot(ptr, idx, U, V, out):
         rows = expand_rows(xp, ptr[r0 : r1 + 1] - ptr[r0]) + r0
         out[e0 - base : e1 - base] = xp.sum(U[rows] * V[idx[e0:e1]], axis=1)
     return out
+
+
+def mc_sq_residual(ptr, idx, vals, U, V, offset=0.0, row_bias=None, col_bias=None):
+    xp = _xp(U)
+    k = U.shape[1]
+    total = 0.0
+    for r0, r1 in _chunks(xp, ptr, k):
+        e0 = int(ptr[r0])
+        e1 = int(ptr[r1])
+        rows = expand_rows(xp, ptr[r0 : r1 + 1] - ptr[r0]) + r0
+        cols = idx[e0:e1]
+        p = xp.sum(U[rows] * V[cols], axis=1).astype(xp.float64)
+        if row_bias is not None:
+            p += row_bias[rows]
+            p += col_bias[cols]
+        p += offset
+        d = vals[e0:e1].astype(xp.float64) - p
+        total = total + xp.sum(d * d)  # a device scalar on CuPy: one transfer at the end
+    return float(total)
 
 
 def mc_normal_eq(ptr, idx, vals, F, lam, A, b):
@@ -232,6 +255,7 @@ KERNELS = {
     "mc_spmm": mc_spmm,
     "mc_spmm_t": mc_spmm_t,
     "mc_sampled_dot": mc_sampled_dot,
+    "mc_sq_residual": mc_sq_residual,
     "mc_normal_eq": mc_normal_eq,
     "mc_als_exact": mc_als_exact,
     "mc_als_cg": mc_als_cg,

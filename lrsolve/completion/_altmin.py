@@ -143,12 +143,21 @@ def altmin(obs, rank, *, shape=None, reg=0.1, init="svd", solver="exact", cg_ste
     lam_r = (reg * o.row_counts).astype(dt)
     lam_c = (reg * o.col_counts).astype(dt)
 
+    # with biases, the fixed factor enters as [F, 1]: one buffer per side for the whole call
+    # (the column of ones written once), refilled in place each half-sweep
+    aug = {m: _augment(xp, xp.zeros((m, k), dtype=dt), 1),
+           n: _augment(xp, xp.zeros((n, k), dtype=dt), 1)} if biases else None
+
     def update(ptr, idx, vals, F, lam, X0, other_bias, own_bias):
+        rows = ptr.shape[0] - 1
         if biases:
-            F = _augment(xp, F, 1)
-            X0 = _augment(xp, X0, own_bias)
+            Fa = aug[F.shape[0]]  # (one shared buffer when m == n: the halves take turns)
+            Fa[:, :k] = F
+            F = Fa
+            if solver == "cg":  # the exact update does not read the start
+                X0 = _augment(xp, X0, own_bias)
             vals = vals - dt.type(mu) - other_bias[idx]
-        out = xp.empty(X0.shape, dtype=dt)
+        out = xp.empty((rows, k + 1 if biases else k), dtype=dt)
         if solver == "exact":
             k_exact(ptr, idx, vals, F, lam, out)
         else:
@@ -158,7 +167,6 @@ def altmin(obs, rank, *, shape=None, reg=0.1, init="svd", solver="exact", cg_ste
         return out, None
 
     hist = {"train_rmse": [], "val_rmse": [], "time": []}
-    resid = xp.empty(o.nnz, dtype=dt)
 
     def result(U, V, bu, bc, it, conv, msg):
         h = {key: np.asarray(v, dtype=np.float64) for key, v in hist.items()}
@@ -181,8 +189,7 @@ def altmin(obs, rank, *, shape=None, reg=0.1, init="svd", solver="exact", cg_ste
             t0 = time.perf_counter()
             U, bu = update(o.row_ptr, o.row_idx, o.row_vals, V, lam_r, U, bc, bu)
             V, bc = update(o.col_ptr, o.col_idx, o.col_vals, U, lam_c, V, bu, bc)
-            C.train_residual(o, U, V, mu, bu, bc, out=resid)
-            tr = C.rms(xp, resid)
+            tr = C.train_rmse(o, U, V, mu, bu, bc)  # one pass over the entries, no BLAS
             bk.synchronize()
             hist["time"].append(time.perf_counter() - t0)
             hist["train_rmse"].append(tr)

@@ -152,11 +152,24 @@ def train_residual(obs, U, V, offset=0.0, row_bias=None, col_bias=None, out=None
     return out
 
 
+def train_rmse(obs, U, V, offset=0.0, row_bias=None, col_bias=None):
+    """RMS of ``vals - prediction`` on the observed entries: one fused pass, no residual array."""
+    if obs.nnz == 0:
+        return float("nan")
+    ss = get_kernel("mc_sq_residual", obs.backend.engine)(
+        obs.row_ptr, obs.row_idx, obs.row_vals, U, V, float(offset), row_bias, col_bias)
+    return math.sqrt(ss / obs.nnz)
+
+
 def rms(xp, r):
     if r.shape[0] == 0:
         return float("nan")
     if r.dtype == np.float64:
-        return float(np.sqrt(float(r @ r) / r.shape[0]))  # no temporary
+        if xp is np:
+            # no temporary, and no BLAS: OpenBLAS's threads spin for a while after a threaded
+            # dot product and slow down the Numba kernel that follows (2 cores, 2 threads)
+            return math.sqrt(float(np.einsum("i,i->", r, r)) / r.shape[0])
+        return float(np.sqrt(float(r @ r) / r.shape[0]))
     return float(xp.sqrt(xp.mean(xp.square(r.astype(np.float64)))))
 
 
