@@ -248,7 +248,6 @@ def gpu(quick):
     # a variable-coefficient matrix: every value distinct, DIA keeps float64 values
     coef = np.random.default_rng(2).uniform(1.0, 2.0, size=shape)
     Av = csp.csr_matrix(lrsolve.operators.poisson(shape, coef=coef).tocsr())
-    del coef
     tcv = timed(lambda: csla.cg(Av, b, tol=1e-30, maxiter=iters)
                 if "tol" in csla.cg.__code__.co_varnames else
                 csla.cg(Av, b, rtol=1e-30, maxiter=iters))
@@ -256,7 +255,6 @@ def gpu(quick):
     record("gpu", name + " CSR variable coefficient", "ms/iteration", round(tlv / iters * 1e3, 4),
            "cupyx cg", round(tcv / iters * 1e3, 4), tlv / tcv, None,
            note="float64 values by diagonals")
-    del Av
     op = lrsolve.operators.poisson(shape, backend="cupy")
     tm = timed(lambda: lrsolve.cg(op, b, rtol=1e-30, maxiter=iters))
     record("gpu", name + " matrix-free", "ms/iteration", round(tm / iters * 1e3, 4), "cupyx cg",

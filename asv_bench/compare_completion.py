@@ -58,6 +58,8 @@ sys.path.insert(0, str(HERE.parent))
 if "--before-worker" in sys.argv:  # time an older copy of lrsolve (omega --omega-before DIR)
     sys.path.insert(0, str(pathlib.Path(sys.argv[sys.argv.index("--before-worker") + 1])))
 
+import _gpu_device  # noqa: E402  (next to this script)
+
 import lrsolve  # noqa: E402
 from lrsolve.completion import altmin, load_movielens, observations, softimpute  # noqa: E402
 
@@ -559,23 +561,8 @@ def section_memory(args, out):
 
 
 # ----------------------------------------------------------------------------- gpu
-def _dry_run():
-    return os.environ.get("LRSOLVE_GPU_DRYRUN", "") not in ("", "0")
-
-
-def _device():
-    """``(xp, synchronize, name)`` of the gpu section: CuPy, or NumPy under LRSOLVE_GPU_DRYRUN."""
-    if _dry_run():
-        return np, (lambda: None), "numpy standing in for the device (LRSOLVE_GPU_DRYRUN=1)"
-    import cupy
-
-    def sync():
-        cupy.cuda.get_current_stream().synchronize()
-
-    props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
-    name = props["name"]
-    name = name.decode() if isinstance(name, bytes) else str(name)
-    return cupy, sync, f"{name}, CuPy {cupy.__version__}"
+_dry_run = _gpu_device.dry_run
+_device = _gpu_device.device
 
 
 def device_problem(xp, m, n, k, nnz, seed=0, dtype=np.float32):

@@ -162,7 +162,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="small sizes (< 1 min)")
     parser.add_argument("--systems", type=int, default=200, help="Darcy systems (200)")
     parser.add_argument("--n", type=int, default=100, help="Darcy grid n (n x n; 100)")
-    parser.add_argument("--precond", default="jacobi", help="preconditioner of the skr section ('none' for none)")
+    parser.add_argument("--precond", default="jacobi",
+                        help="preconditioner of the skr section ('none' for none)")
     parser.add_argument("--steps", type=int, default=500, help="heat steps (500)")
     parser.add_argument("--heat-n", type=int, default=64, help="heat grid (64)")
     parser.add_argument("--heat-precond", default="jacobi", help="preconditioner of heat")

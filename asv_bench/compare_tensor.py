@@ -75,6 +75,8 @@ for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import _gpu_device  # noqa: E402  (next to this script)
+
 from lrsolve import tensor as lt  # noqa: E402
 
 ROWS = []
@@ -344,23 +346,8 @@ def section_memory():
     )
 
 
-def dry_run():
-    return os.environ.get("LRSOLVE_GPU_DRYRUN", "") not in ("", "0")
-
-
-def device():
-    """``(xp, synchronize, name)`` of the gpu section: CuPy, or NumPy under LRSOLVE_GPU_DRYRUN."""
-    if dry_run():
-        return np, lambda: None, "numpy standing in for the device (LRSOLVE_GPU_DRYRUN=1)"
-    import cupy
-
-    def sync():
-        cupy.cuda.get_current_stream().synchronize()
-
-    props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
-    name = props["name"]
-    name = name.decode() if isinstance(name, bytes) else str(name)
-    return cupy, sync, f"{name}, CuPy {cupy.__version__}"
+dry_run = _gpu_device.dry_run
+device = _gpu_device.device
 
 
 class SyncStamps(Stamps):
