@@ -71,14 +71,23 @@ def main():
     pq = cupy.asarray(2.0)
     pq_min = cupy.asarray(np.inf)
 
-    def scalars():
+    def scalars():  # what lrsolve.cg did before its fused step kernels
         live = cupy.asarray(rr) > 1e-30
         m = cupy.minimum(pq_min, cupy.where(live, pq, cupy.inf))
         a = cupy.where(live, rr / cupy.where(pq == 0, 1.0, pq), 0.0)
         b = rr / cupy.where(rr == 0, 1.0, rr)
         return m, a, b
 
-    t(scalars, "scalar bookkeeping (one iteration)")
+    t(scalars, "scalar bookkeeping, CuPy operations")
+    cg_alpha, cg_beta = get_kernel("cg_alpha", "cupy"), get_kernel("cg_beta", "cupy")
+    hist = cupy.zeros(4)
+
+    def fused():
+        a = cg_alpha(rr, pq, rr, 1e-30, pq_min)
+        cupy.sqrt(rr, out=hist[1])
+        return a, cg_beta(pq, rr)
+
+    t(fused, "scalar bookkeeping, fused (lrsolve.cg)")
     if args.tune:
         from lrsolve._kernels import _cupy_dia as K
 
