@@ -14,7 +14,8 @@ from lrsolve._backend import array_kind, get_backend
 def test_import_is_light_and_fast():
     code = (
         "import time, sys; t = time.perf_counter(); import lrsolve; dt = time.perf_counter() - t;"
-        "bad = [m for m in ('cupy', 'torch', 'dask', 'pyamg', 'numba', 'tensorly', 'sklearn', 'matplotlib') if m in sys.modules];"
+        "bad = [m for m in ('cupy', 'torch', 'dask', 'pyamg', 'numba', 'tensorly', 'sklearn',"
+        " 'matplotlib') if m in sys.modules];"
         "print(dt, bad)"
     )
     # best of three runs: the first may pay for cold file caches

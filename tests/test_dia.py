@@ -124,8 +124,25 @@ def test_pack_handles_empty_rows_and_does_not_modify_input():
     out = np.empty(50)
     dia_matvec(pack, x, out)
     assert np.array_equal(out, A @ x)
-    for a, b0 in zip((A.data, A.indices, A.indptr), before):
+    for a, b0 in zip((A.data, A.indices, A.indptr), before, strict=True):
         assert np.array_equal(a, b0)
+
+
+def test_cuda_sources_format_without_cupy():
+    import sys
+
+    from lrsolve._kernels import _cupy_dia
+
+    for real, stored, tab in ((np.float64, np.uint8, True), (np.float32, np.float32, False)):
+        for mode in (0, 1, 2):
+            src = _cupy_dia.kernel_source(real, stored, 7, tab, mode, block=128, rpt=2)
+            assert src.count("{") == src.count("}")
+            assert "#define ND 7" in src and "#define BLOCK 128" in src and "#define RPT 2" in src
+            assert f"#define TAB {int(tab)}" in src and f"#define MODE {mode}" in src
+            assert "block_sum(double acc" in src  # the shared reduction is included
+    assert _cupy_dia.BLOCK & (_cupy_dia.BLOCK - 1) == 0  # a power of two (block reduction)
+    if not lrsolve.cupy_available():
+        assert "cupy" not in sys.modules
 
 
 # -- GPU -------------------------------------------------------------------------------
@@ -138,7 +155,7 @@ def test_gpu_kernels_match_reference(dtype):
     from lrsolve._kernels import get_kernel
 
     rng = np.random.default_rng(5)
-    for name, (A, form) in _matrices(dtype).items():
+    for name, (A, _form) in _matrices(dtype).items():
         Ad = csp.csr_matrix(A)
         pack = get_kernel("dia_pack", "cupy")(Ad.data, Ad.indptr, Ad.indices, A.shape[0])
         hpack = dia_pack(A.data, A.indptr, A.indices, A.shape[0])

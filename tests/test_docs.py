@@ -212,7 +212,8 @@ def test_readme_setup_commands():
 
 # ----------------------------------------------------------------------------- API page
 def test_every_public_name_in_api_page():
-    api = "\n".join(p.read_text() for p in [DOCS / "api.rst", *sorted((DOCS / "api").glob("*.rst"))])
+    pages = [DOCS / "api.rst", *sorted((DOCS / "api").glob("*.rst"))]
+    api = "\n".join(p.read_text() for p in pages)
     listed = set(re.findall(r"^\s{3}(\w+)\s*$", api, flags=re.M))
     missing = []
     for modname in PUBLIC_MODULES:
