@@ -48,6 +48,16 @@ KNOWN_GAPS: dict = {}
 
 # optional libraries whose absence makes a module unimportable (its doctests are skipped)
 OPTIONAL = {"cupy", "cupyx", "torch", "dask", "distributed", "tensorly", "pyamg", "matplotlib"}
+#: Examples that run an optional library although their module imports without it
+#: (lrsolve.deep imports torch lazily): skipped where that library is missing, as the
+#: family's own tests are (``pytest.importorskip`` in tests/test_deep.py).
+NEEDS = {"lrsolve.deep": "torch", "user_guide/deep.rst": "torch"}
+
+
+def _skip_if_missing(name):
+    for prefix, lib in NEEDS.items():
+        if name == prefix or name.startswith(prefix + "."):
+            pytest.importorskip(lib, reason=f"the examples of {name} need {lib}")
 
 
 def _public_objects():
@@ -169,6 +179,7 @@ def test_module_doctests(modname, restore_settings):
         if root in OPTIONAL:
             pytest.skip(f"{modname} needs {root}")
         raise
+    _skip_if_missing(modname)
     finder = doctest.DocTestFinder(exclude_empty=True)
     tests = [t for t in finder.find(mod, modname, module=mod) if t.examples]
     if not tests:
@@ -182,6 +193,7 @@ DOC_FILES = sorted(p for p in DOCS.rglob("*.rst") if "_build" not in p.parts
 
 @pytest.mark.parametrize("path", DOC_FILES, ids=[str(p.relative_to(DOCS)) for p in DOC_FILES])
 def test_user_guide_doctests(path, restore_settings):
+    _skip_if_missing(str(path.relative_to(DOCS)))
     parser = doctest.DocTestParser()
     text = path.read_text()
     test = parser.get_doctest(text, {}, path.name, str(path), 0)
