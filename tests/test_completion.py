@@ -657,6 +657,53 @@ def test_batched_gpu_form_matches_oracle(dtype, chunk, rng, monkeypatch):
     assert not got[5].any()  # no entries and no regularisation: zero
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cg_kernels_solve_short_rows_exactly(dtype, rng, monkeypatch):
+    """``mc_als_cg`` gives rows with ``0 < n_i <= exact_max`` entries (and ``lam > 0``) the
+    exact solution (the Numba kernel by the row's dual system) and runs CG on the others:
+    every engine (Numba serial and threaded, the oracle, the batched GPU form on NumPy)
+    agrees, row by row, with the exact solve or with pure CG (``exact_max=0``)."""
+    from lrsolve._kernels import _batched_completion as bc
+    from lrsolve._kernels import _numba_completion as nk
+    from lrsolve._kernels._reference_completion import cg_exact_max
+
+    m, n, k, steps = 26, 30, 6, 2
+    counts = np.arange(m) % 13  # rows with 0 .. 12 entries
+    r = np.repeat(np.arange(m), counts)
+    c = np.concatenate([rng.choice(n, size=q, replace=False) for q in counts])
+    o = observations((r, c, rng.standard_normal(len(r)).astype(dtype)), shape=(m, n))
+    F = rng.standard_normal((n, k)).astype(dtype)
+    X0 = rng.standard_normal((m, k)).astype(dtype)
+    lam = (0.1 * o.row_counts).astype(dtype)
+    lam[5] = 0  # a short row without regularisation: CG
+    args = (o.row_ptr, o.row_idx, o.row_vals, F, lam)
+    emax = cg_exact_max(k, steps)
+    assert emax == 5
+    exact = get_kernel("mc_als_exact", "numpy")(*args, np.empty((m, k), dtype))
+    plain = get_kernel("mc_als_cg", "numpy")(*args, X0, steps, np.empty((m, k), dtype),
+                                              exact_max=0)
+    cnt = np.asarray(o.row_counts)
+    short = (cnt > 0) & (cnt <= emax) & (lam > 0)
+    assert short.sum() == 9 and (~short & (cnt > 0)).sum() == 15
+    # CG with two steps is not yet exact on the longer rows: the two answers differ there
+    assert np.abs(plain[cnt > 8] - exact[cnt > 8]).max() > 1e-3
+    tol = 2e-4 if dtype == np.float32 else 1e-10
+    got = {"numpy": get_kernel("mc_als_cg", "numpy")(*args, X0, steps, np.empty((m, k), dtype)),
+           "batched": bc.mc_als_cg(*args, X0, steps, np.empty((m, k), dtype))}
+    for limit in (10**9, 1):  # serial and threaded Numba
+        monkeypatch.setattr(nk, "PARALLEL_MIN", limit)
+        got[f"numba{limit}"] = nk.mc_als_cg(*args, X0, steps, np.empty((m, k), dtype))
+        np.testing.assert_allclose(
+            nk.mc_als_cg(*args, X0, steps, np.empty((m, k), dtype), exact_max=0), plain,
+            rtol=tol, atol=tol)
+    monkeypatch.setattr(bc, "CHUNK", 64)  # buckets of a few rows, mixed and all-short ones
+    got["batched-small"] = bc.mc_als_cg(*args, X0, steps, np.empty((m, k), dtype))
+    for name, x in got.items():
+        assert x.dtype == dtype, name
+        np.testing.assert_allclose(x[short], exact[short], rtol=tol, atol=tol, err_msg=name)
+        np.testing.assert_allclose(x[~short], plain[~short], rtol=tol, atol=tol, err_msg=name)
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_cupy_kernels_match_oracle(dtype, rng):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._reference_completion import row_pcg
+from ._reference_completion import cg_exact_max, row_pcg
 
 #: Elements of the padded gathered stack ``G`` per chunk.
 CHUNK = 1 << 27
@@ -34,8 +34,9 @@ def _host(a):
 
 
 def _buckets(xp, ptr, width, chunk):
-    """Yield ``(rows, L)``: device index arrays of rows with similar counts, ``L`` the
-    largest count among them, with ``len(rows) * L * width <= chunk`` (at least one row)."""
+    """Yield ``(rows, lo, L)``: device index arrays of rows with similar counts, ``lo`` and
+    ``L`` the smallest and largest count among them, with ``len(rows) * L * width <= chunk``
+    (at least one row)."""
     counts = xp.diff(ptr)
     order = xp.argsort(counts, kind="stable")
     cs = _host(counts[order]).astype(np.int64)
@@ -46,7 +47,7 @@ def _buckets(xp, ptr, width, chunk):
         # (b - a) * cs[b - 1] grows with b: the largest b within the budget
         span = (np.arange(1, n - a + 1, dtype=np.int64)) * np.maximum(cs[a:], 1)
         b = a + max(int(np.searchsorted(span, budget, side="right")), 1)
-        yield order[a:b], int(cs[b - 1])
+        yield order[a:b], int(cs[a]), int(cs[b - 1])
         a = b
 
 
@@ -67,7 +68,7 @@ def mc_als_exact(ptr, idx, vals, F, lam, out):
     xp = _xp(F)
     k = F.shape[1]
     eye = xp.eye(k, dtype=F.dtype)
-    for rows, L in _buckets(xp, ptr, k, CHUNK):
+    for rows, lo, L in _buckets(xp, ptr, k, CHUNK):
         lr = lam[rows]
         if L == 0:
             out[rows] = 0
@@ -85,10 +86,12 @@ def mc_als_exact(ptr, idx, vals, F, lam, out):
     return out
 
 
-def mc_als_cg(ptr, idx, vals, F, lam, X0, nsteps, out):
+def mc_als_cg(ptr, idx, vals, F, lam, X0, nsteps, out, exact_max=None):
     xp = _xp(F)
     k = F.shape[1]
-    for rows, L in _buckets(xp, ptr, k, CHUNK):
+    emax = cg_exact_max(k, nsteps) if exact_max is None else max(min(int(exact_max), k - 1), 0)
+    eye = xp.eye(k, dtype=F.dtype)
+    for rows, lo, L in _buckets(xp, ptr, k, CHUNK):
         lr = lam[rows][:, None]
         if L == 0:
             out[rows] = 0
@@ -102,8 +105,20 @@ def mc_als_cg(ptr, idx, vals, F, lam, X0, nsteps, out):
         def matvec(P, G=G, Gt=Gt, lr=lr):
             return (Gt @ (G @ P[:, :, None]))[:, :, 0] + lr * P
 
+        short = None
+        if lo <= emax:  # rows with 0 < count <= emax and lam > 0: the exact solution
+            short = (cnt > 0) & (cnt <= emax) & (lr[:, 0] > 0)
+            A = Gt @ G
+            A += lr[:, :, None] * eye
+            A = xp.where(short[:, None, None], A, eye)  # the others: any regular matrix
+            ex = xp.linalg.solve(A, b[:, :, None])[:, :, 0]
+            if L <= emax and bool(short.all()):
+                out[rows] = ex
+                continue
         x = row_pcg(xp, matvec, b, d, X0[rows].copy(), nsteps)
         x[(cnt == 0) & (lam[rows] == 0)] = 0
+        if short is not None:
+            x = xp.where(short[:, None], ex, x)
         out[rows] = x
     return out
 

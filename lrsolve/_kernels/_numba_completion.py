@@ -17,6 +17,9 @@ Rows are split between threads (``prange``); each row's entries are
   the normal matrix: one step costs ``2 n_i k`` multiply-adds (the robust
   alternating minimization of Gu, Song, Yin and Zhang: ``O(|Omega| k)`` per sweep).
   The rows of a chunk run inline in one call (no per-row call or array views).
+  Rows with at most ``min(k - 1, 2 (nsteps + 1))`` entries (and ``lam > 0``) take the
+  exact dual solve of ``mc_als_exact`` instead (``_dual_row``, shared by both kernels):
+  cheaper than their CG steps, and exact.
 * ``mc_sq_residual`` sums the squared training residuals in one pass (partial sums
   per task of rows, added in a fixed order): the training RMSE of a sweep without an
   ``|Omega|``-long residual vector and without a BLAS call.
@@ -39,6 +42,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ._numba_util import PARALLEL_MIN, jit, renamed
+from ._reference_completion import cg_exact_max
 
 
 def _pair(fn):
@@ -227,6 +231,62 @@ def mc_normal_eq(ptr, idx, vals, F, lam, A, b):
     return A, b
 
 
+@jit(inline=True)
+def _dual_row(G, n, vals, e0, li, K, w, x, out, i):
+    """Exact solve of a short row through its ``n x n`` dual system (``li > 0``).
+
+    ``G[:n]`` holds the row's sampled factor rows and ``vals[e0:e0 + n]`` its values:
+    ``out[i] = G^T (G G^T + li I)^{-1} y``, which equals ``(G^T G + li I)^{-1} G^T y``,
+    for ``n^2 k / 2 + n^3 / 6`` multiply-adds instead of the ``k x k`` system's
+    ``n k^2 / 2 + k^3 / 6`` or ``2 n k`` per CG step.  ``K`` (at least ``n x n``),
+    ``w`` (at least ``n``) and ``x`` (``k``) are work arrays.
+    """
+    k = G.shape[1]
+    # K = G G^T + li I (lower triangle; the pairs (t, u) are independent sums, updated
+    # one factor column at a time), Cholesky, w = K^{-1} y, x = G^T w
+    for t in range(n):
+        for u in range(t + 1):
+            s = 0.0
+            for a in range(k):
+                s += G[t, a] * G[u, a]
+            K[t, u] = s
+        K[t, t] += li
+    tiny = 0.0
+    for t in range(n):
+        tiny = max(tiny, abs(K[t, t]))
+    tiny = tiny * 1e-12 + 1e-300
+    for a in range(n):
+        sa = K[a, a]
+        for c in range(a):
+            sa -= K[a, c] * K[a, c]
+        da = 1.0 / np.sqrt(tiny if sa <= tiny else sa)
+        K[a, a] = da
+        for r in range(a + 1, n):
+            tr = K[r, a]
+            for c in range(a):
+                tr -= K[r, c] * K[a, c]
+            K[r, a] = tr * da
+    for a in range(n):
+        ta = vals[e0 + a]
+        for c in range(a):
+            ta -= K[a, c] * w[c]
+        w[a] = ta * K[a, a]
+    for a in range(n - 1, -1, -1):
+        ta = w[a]
+        for c in range(a + 1, n):
+            ta -= K[c, a] * w[c]
+        w[a] = ta * K[a, a]
+    w0 = w[0]
+    for a in range(k):
+        x[a] = w0 * G[0, a]
+    for t in range(1, n):
+        wt = w[t]
+        for a in range(k):
+            x[a] += wt * G[t, a]
+    for a in range(k):
+        out[i, a] = x[a]
+
+
 def _exact(ptr, idx, vals, F, lam, out, dual_max, ahead):
     nr = ptr.shape[0] - 1
     nchunk = (nr + _ROWS - 1) // _ROWS
@@ -264,6 +324,7 @@ def _exact_rows(ptr, idx, vals, F, lam, out, c0, c1, dual_max, ahead):
     K = np.empty((k, k), dtype=F.dtype)  # the dual system of a short row
     G = np.empty((k, k), dtype=F.dtype)  # its sampled factor rows
     w = np.empty(k, dtype=F.dtype)
+    xr = np.empty(k, dtype=F.dtype)  # its solution
     P = np.empty(4, dtype=np.int64)
     e_end = ptr[ptr.shape[0] - 1]
     pe = ptr[c0]  # the next entry whose factor row is prefetched
@@ -280,58 +341,11 @@ def _exact_rows(ptr, idx, vals, F, lam, out, c0, c1, dual_max, ahead):
             n = ptr[i + 1] - e0
             li = lam[i]
             if n > 0 and n <= dual_max and li > 0:
-                # gather G, K = G G^T + li I (lower triangle; the pairs (t, u) are
-                # independent sums, updated one factor column at a time), Cholesky,
-                # w = K^{-1} y, x = G^T w
                 for t in range(n):
                     jt = idx[e0 + t]
                     for a in range(k):
                         G[t, a] = F[jt, a]
-                for t in range(n):
-                    gt = G[t, 0]
-                    for u in range(t + 1):
-                        K[t, u] = gt * G[u, 0]
-                for a in range(1, k):
-                    for t in range(n):
-                        gt = G[t, a]
-                        for u in range(t + 1):
-                            K[t, u] += gt * G[u, a]
-                for t in range(n):
-                    K[t, t] += li
-                tiny = 0.0
-                for t in range(n):
-                    tiny = max(tiny, abs(K[t, t]))
-                tiny = tiny * 1e-12 + 1e-300
-                for a in range(n):
-                    sa = K[a, a]
-                    for c in range(a):
-                        sa -= K[a, c] * K[a, c]
-                    da = 1.0 / np.sqrt(tiny if sa <= tiny else sa)
-                    K[a, a] = da
-                    for r in range(a + 1, n):
-                        tr = K[r, a]
-                        for c in range(a):
-                            tr -= K[r, c] * K[a, c]
-                        K[r, a] = tr * da
-                for a in range(n):
-                    ta = vals[e0 + a]
-                    for c in range(a):
-                        ta -= K[a, c] * w[c]
-                    w[a] = ta * K[a, a]
-                for a in range(n - 1, -1, -1):
-                    ta = w[a]
-                    for c in range(a + 1, n):
-                        ta -= K[c, a] * w[c]
-                    w[a] = ta * K[a, a]
-                w0 = w[0]
-                for a in range(k):
-                    X[0, a] = w0 * G[0, a]
-                for t in range(1, n):
-                    wt = w[t]
-                    for a in range(k):
-                        X[0, a] += wt * G[t, a]
-                for a in range(k):
-                    out[i, a] = X[0, a]
+                _dual_row(G, n, vals, e0, li, K, w, xr, out, i)
             else:
                 P[npend] = i
                 npend += 1
@@ -482,16 +496,17 @@ def mc_als_exact(ptr, idx, vals, F, lam, out, dual_max=None):
 
 
 # ----------------------------------------------------------------------------- CG rows
-def _cg(ptr, idx, vals, F, lam, X0, nsteps, out, cap, ahead):
+def _cg(ptr, idx, vals, F, lam, X0, nsteps, out, cap, exact_max, ahead):
     nr = ptr.shape[0] - 1
     nchunk = (nr + _ROWS - 1) // _ROWS
     for cu in prange(nchunk):
         c0 = np.int64(cu) * _ROWS
-        _cg_rows(ptr, idx, vals, F, lam, X0, nsteps, out, cap, c0, min(c0 + _ROWS, nr), ahead)
+        _cg_rows(ptr, idx, vals, F, lam, X0, nsteps, out, cap, exact_max, c0,
+                 min(c0 + _ROWS, nr), ahead)
 
 
 @jit
-def _cg_rows(ptr, idx, vals, F, lam, X0, nsteps, out, cap, c0, c1, ahead):
+def _cg_rows(ptr, idx, vals, F, lam, X0, nsteps, out, cap, exact_max, c0, c1, ahead):
     """CG rows ``c0 .. c1 - 1`` (one call per chunk of rows, work arrays allocated once).
 
     A row's sampled factor rows are gathered into ``G`` once, and its CG steps run
@@ -504,6 +519,8 @@ def _cg_rows(ptr, idx, vals, F, lam, X0, nsteps, out, cap, c0, c1, ahead):
     W = np.empty((5, k), dtype=F.dtype)  # work vectors
     G = np.empty((cap, k), dtype=F.dtype)  # the row's sampled factor rows, gathered once
     x = np.empty(k, dtype=F.dtype)
+    K = np.empty((max(exact_max, 1), max(exact_max, 1)), dtype=F.dtype)  # a short row's dual
+    w = np.empty(max(exact_max, 1), dtype=F.dtype)
     e_end = ptr[ptr.shape[0] - 1]
     pe = ptr[c0]  # the next entry whose factor row is prefetched
     for i in range(c0, c1):
@@ -526,6 +543,9 @@ def _cg_rows(ptr, idx, vals, F, lam, X0, nsteps, out, cap, c0, c1, ahead):
             j = idx[e0 + t]
             for a in range(k):
                 G[t, a] = F[j, a]
+        if cnt > 0 and cnt <= exact_max and li > 0:
+            _dual_row(G, cnt, vals, e0, li, K, w, x, out, i)
+            continue
         # W rows: 0 the Jacobi diagonal d, 1 the residual r, 2 z, 3 p, 4 q
         for a in range(k):
             x[a] = X0[i, a]
@@ -646,13 +666,15 @@ _GATHER_CAP = 4096
 _CG = _pair(_cg)
 
 
-def mc_als_cg(ptr, idx, vals, F, lam, X0, nsteps, out):
+def mc_als_cg(ptr, idx, vals, F, lam, X0, nsteps, out, exact_max=None):
     nr = ptr.shape[0] - 1
+    k = F.shape[1]
     longest = int(np.max(ptr[1:] - ptr[:-1])) if nr else 0
-    cap = max(min(longest, _GATHER_CAP, max(1, (1 << 21) // max(F.shape[1], 1))), 1)
+    cap = max(min(longest, _GATHER_CAP, max(1, (1 << 21) // max(k, 1))), 1)
+    emax = cg_exact_max(k, nsteps) if exact_max is None else max(min(int(exact_max), k - 1), 0)
     _pick(_CG, idx.shape[0])(
         ptr, idx, vals, np.ascontiguousarray(F), lam, np.ascontiguousarray(X0), int(nsteps), out,
-        cap, int(_AHEAD_CG),
+        cap, min(emax, cap), int(_AHEAD_CG),
     )
     return out
 

@@ -18,13 +18,18 @@ CACHE = os.environ.get("LRSOLVE_NUMBA_CACHE", "1") not in ("0", "")
 TIER_SECONDS = float(os.environ.get("LRSOLVE_JIT_TIER", "1.0"))
 
 
-def jit(fn=None, *, parallel=False):
-    """``numba.njit`` with lrsolve's defaults: lazy, no fastmath, disk cache opt-out."""
+def jit(fn=None, *, parallel=False, inline=False):
+    """``numba.njit`` with lrsolve's defaults: lazy, no fastmath, disk cache opt-out.
+
+    ``inline=True``: inlined into its (jitted) callers at Numba's IR level, so that a call
+    per row costs no function call and no reference counting of the array arguments.
+    """
 
     def wrap(f):
         import numba
 
-        return numba.njit(f, parallel=parallel, cache=CACHE, fastmath=False, nogil=True)
+        return numba.njit(f, parallel=parallel, cache=CACHE, fastmath=False, nogil=True,
+                          inline="always" if inline else "never")
 
     return wrap if fn is None else wrap(fn)
 
