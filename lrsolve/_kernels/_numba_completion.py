@@ -17,7 +17,7 @@ Rows are split between threads (``prange``); each row's entries are
   the normal matrix: one step costs ``2 n_i k`` multiply-adds (the robust
   alternating minimization of Gu, Song, Yin and Zhang: ``O(|Omega| k)`` per sweep).
   The rows of a chunk run inline in one call (no per-row call or array views).
-  Rows with at most ``min(k - 1, 2 (nsteps + 1))`` entries (and ``lam > 0``) take the
+  Rows with at most ``min(k - 1, nsteps + 3)`` entries (and ``lam > 0``) take the
   exact dual solve of ``mc_als_exact`` instead (``_dual_row``, shared by both kernels):
   cheaper than their CG steps, and exact.
 * ``mc_sq_residual`` sums the squared training residuals in one pass (partial sums
@@ -287,6 +287,11 @@ def _dual_row(G, n, vals, e0, li, K, w, x, out, i):
         out[i, a] = x[a]
 
 
+#: The same, as a called function: inlined into the CG rows' loop it slows their CG steps
+#: on long rows by 5-10% (the loop's code is laid out differently).
+_dual_row_call = jit(renamed(_dual_row.py_func, "_call"))
+
+
 def _exact(ptr, idx, vals, F, lam, out, dual_max, ahead):
     nr = ptr.shape[0] - 1
     nchunk = (nr + _ROWS - 1) // _ROWS
@@ -544,7 +549,7 @@ def _cg_rows(ptr, idx, vals, F, lam, X0, nsteps, out, cap, exact_max, c0, c1, ah
             for a in range(k):
                 G[t, a] = F[j, a]
         if cnt > 0 and cnt <= exact_max and li > 0:
-            _dual_row(G, cnt, vals, e0, li, K, w, x, out, i)
+            _dual_row_call(G, cnt, vals, e0, li, K, w, x, out, i)
             continue
         # W rows: 0 the Jacobi diagonal d, 1 the residual r, 2 z, 3 p, 4 q
         for a in range(k):

@@ -43,7 +43,7 @@ def altmin(obs, rank, *, shape=None, reg=0.1, init="svd", solver="exact", cg_ste
     ``solver="cg"`` takes ``cg_steps`` warm-started Jacobi-preconditioned CG
     steps per row using only products with the sampled factor rows
     (``O(|Omega| k)`` per sweep: the robust alternating minimization of Gu,
-    Song, Yin and Zhang).  Rows with at most ``min(k - 1, 2 (cg_steps + 1))``
+    Song, Yin and Zhang).  Rows with at most ``min(k - 1, cg_steps + 3)``
     observations are solved exactly instead, through their ``n_i x n_i`` dual
     system ``x = G^T (G G^T + lambda n_i I)^{-1} y``: cheaper than the CG steps at
     that length, so the sweep stays ``O(|Omega| k cg_steps)``.
