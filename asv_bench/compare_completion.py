@@ -148,7 +148,8 @@ def before_worker(args):
     r, c, v, _, _ = random_problem(m, n, k, args.before_nnz, seed=1)
     obs = observations((r, c, v), shape=(m, n))
     del r, c, v
-    out = {"exact": sweep_time(obs, k, "exact", 4), "cg": sweep_time(obs, k, "cg", 4),
+    out = {"exact": sweep_time(obs, k, "exact", args.sweeps),
+           "cg": sweep_time(obs, k, "cg", args.sweeps),
            "lrsolve": str(pathlib.Path(lrsolve.__file__).parent)}
     print(json.dumps(out), flush=True)
 
@@ -157,7 +158,8 @@ def time_before(args, nnz):
     import subprocess
 
     cmd = [sys.executable, str(pathlib.Path(__file__).resolve()), "--before-worker",
-           str(args.omega_before), "--before-nnz", str(nnz)] + (["--quick"] if args.quick else [])
+           str(args.omega_before), "--before-nnz", str(nnz), "--sweeps", str(args.sweeps)] + (
+               ["--quick"] if args.quick else [])
     proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -210,7 +212,8 @@ def section_omega(args, out):
         sizes = [s for s in sizes if s <= args.max_omega]
     base = load_exact_kernel(args.omega_baseline) if args.omega_baseline else None
     before = args.omega_before
-    log(f"## time per sweep vs |Omega|: {m} x {n}, rank {k} (float64, reg 0.05)")
+    log(f"## time per sweep vs |Omega|: {m} x {n}, rank {k} (float64, reg 0.05), fastest of "
+        f"sweeps 2-{args.sweeps}")
     log(f"load average before the section: {_loadavg()}")
     if base is not None:
         log(f"baseline exact kernel ('base'): {args.omega_baseline}, timed right after the "
@@ -233,8 +236,8 @@ def section_omega(args, out):
         r, c, v, _, _ = random_problem(m, n, k, nnz, seed=1)
         obs = observations((r, c, v), shape=(m, n))
         del r, c, v
-        pe = sweep_parts(obs, k, "exact", 4)
-        pc = sweep_parts(obs, k, "cg", 4)
+        pe = sweep_parts(obs, k, "exact", args.sweeps)
+        pc = sweep_parts(obs, k, "cg", args.sweeps)
         parts["exact"].append(pe)
         parts["cg"].append(pc)
         te, tc = pe[0], pc[0]
@@ -242,7 +245,7 @@ def section_omega(args, out):
         line = f"{nnz:>10d} {te:>14.3f} {tc:>11.3f} {1e9 * te / nnz:>15.1f} {1e9 * tc / nnz:>12.1f}"
         if base is not None:
             with exact_kernel(base):
-                tb = sweep_time(obs, k, "exact", 4)
+                tb = sweep_time(obs, k, "exact", args.sweeps)
             row.append(tb)
             line += f" {tb:>13.3f}"
         del obs
@@ -715,6 +718,8 @@ def main(argv=None):
     p.add_argument("--ml-splits", default="u1",
                    help="comma-separated MovieLens splits to run (u1..u5, default u1)")
     p.add_argument("--max-omega", type=int, default=None, help="largest |Omega| of 'omega'")
+    p.add_argument("--sweeps", type=int, default=4,
+                   help="omega: sweeps per timing; the fastest of sweeps 2.. counts (default 4)")
     p.add_argument("--omega-baseline", default=None,
                    help="omega: also time the exact sweep with the mc_als_exact of this copy of "
                    "lrsolve/_kernels/_numba_completion.py (e.g. from git show)")
