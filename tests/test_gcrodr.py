@@ -133,6 +133,28 @@ def test_recycle_without_preconditioner_and_changed_preconditioner():
     assert res.n_precond >= 20
 
 
+@pytest.mark.parametrize("dtype, rtol", [(np.float32, 1e-4), (np.float64, 1e-8)])
+@pytest.mark.parametrize("m", [10, 30])
+def test_larger_space_is_cut_to_k(dtype, rtol, m):
+    # a 15-vector space given to a solver with k = 5: its first 5 vectors are used
+    A = convdiff(20, dtype=dtype)
+    b = np.ones(400, dtype=dtype)
+    big = gcrodr(A, b, rtol=rtol, k=15, m=30).recycle
+    assert big.k == 15
+    for A2, reproj in ((A, False), ((A * 1.1).astype(dtype), True)):
+        res = gcrodr(A2, b, rtol=rtol, k=5, m=m, recycle=big)
+        assert res.converged and res.extra["reprojected"] is reproj
+        assert relres(A2.astype(np.float64), res.x.astype(np.float64), b) <= rtol
+        assert res.recycle.k == 5
+        assert big.k == 15  # the caller's space is untouched
+    # the cut space is the first 5 columns: the same solve as with a 5-vector space
+    same = RecycleSpace(big.U[:, :5], big.C[:, :5], big.fingerprint)
+    a = gcrodr(A, b, rtol=rtol, k=5, m=m, recycle=big)
+    c = gcrodr(A, b, rtol=rtol, k=5, m=m, recycle=same)
+    assert a.n_matvec == c.n_matvec
+    np.testing.assert_array_equal(a.x, c.x)
+
+
 def test_same_operator_hint():
     A = convdiff(20)
     b = np.ones(400)

@@ -127,6 +127,57 @@ def test_spd_sequence_rcg_beats_independent_pcg():
     assert seq.niter.sum() * 1.5 <= ind.niter.sum(), (seq.niter.sum(), ind.niter.sum())
 
 
+@pytest.mark.parametrize("dtype, rtol", [(np.float32, 1e-4), (np.float64, 1e-8)])
+def test_recycle_false_solves_each_system_afresh(dtype, rtol):
+    b = np.random.default_rng(1).standard_normal(400).astype(dtype)
+    systems = [(coef_poisson(20, s, dtype), b) for s in (0.0, 0.4, 0.2, 0.8, 0.6)]
+    kw = dict(method="gcrodr", rtol=rtol, k=8, m=24, warm_start=False)
+    fresh = solve_sequence(systems, recycle=False, **kw)
+    assert fresh.converged and not fresh.recycled.any()
+    for (A, bb), r in zip(systems, fresh.results, strict=True):
+        alone = lrsolve.krylov.gcrodr(A, bb, rtol=rtol, k=8, m=24)
+        assert r.n_matvec == alone.n_matvec
+        np.testing.assert_allclose(r.x, alone.x, rtol=0, atol=0)
+    carried = solve_sequence(systems, recycle=True, **kw)
+    assert carried.converged
+    assert carried.recycled.tolist() == [i != carried.order[0] for i in range(5)]
+    # nearby systems: carrying the space saves products after the first solve
+    later = carried.order[1:]
+    assert carried.n_matvec[later].sum() < fresh.n_matvec[later].sum()
+    auto = solve_sequence(systems, recycle="auto", **kw)
+    assert auto.converged
+    # "auto" starts by alternating: carried, fresh, carried, fresh
+    assert [bool(auto.recycled[i]) for i in auto.order[1:]] == [True, False, True, False]
+    for (A, bb), x in zip(systems, auto.xs, strict=True):
+        assert relres(A.astype(np.float64), x.astype(np.float64), bb.astype(np.float64)) <= rtol
+
+
+@pytest.mark.parametrize("carry_cost, fresh_cost", [(100, 150), (150, 100)])
+def test_recycle_auto_takes_the_cheaper_option(carry_cost, fresh_cost):
+    from lrsolve.krylov._sequence import _RecycleChoice
+
+    choice = _RecycleChoice("auto")
+    picks = []
+    for _ in range(40):
+        c = choice.carry()
+        picks.append(c)
+        choice.update(c, carry_cost if c else fresh_cost)
+    assert picks[:4] == [True, False, True, False]
+    cheaper = carry_cost < fresh_cost
+    after = picks[4:]
+    # the cheaper option, except one re-try of the other every eighth solve
+    assert [i for i, c in enumerate(after) if c != cheaper] == [7, 15, 23, 31]
+    # a drift: the carried space stops paying off, the choice follows
+    choice = _RecycleChoice("auto")
+    picks = []
+    for t in range(60):
+        c = choice.carry()
+        picks.append(c)
+        choice.update(c, (80 if t < 20 else 200) if c else 120)
+    assert sum(picks[4:20]) == 14  # carried, but for the re-tries at solves 11 and 19
+    assert sum(picks[40:]) <= 3
+
+
 def test_generator_and_problem_objects():
     probs = darcy_or_skip(5, (12, 12))
     res = solve_sequence((p for p in probs), method="gcrodr", rtol=1e-8, k=5, m=20)
@@ -219,6 +270,7 @@ def test_solver_errors_name_the_system():
     (dict(method="ssor-cg", omega=2.5), ValueError, r"omega must lie in \(0, 2\)"),
     (dict(method="ssor-cg", omega=object()), TypeError, "omega must be"),
     (dict(warm_start="yes"), TypeError, "warm_start"),
+    (dict(recycle="yes"), ValueError, "recycle must be True, False or 'auto'"),
 ])
 def test_bad_options(kwargs, exc, words):
     systems = [(coef_poisson(8, s), np.ones(64)) for s in (0.0, 0.5)]

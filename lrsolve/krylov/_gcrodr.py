@@ -132,7 +132,8 @@ def gcrodr(
         The ``recycle`` attribute of an earlier :func:`gcrodr` (or
         :func:`rcg`) result for a system of the same size and dtype.  It is
         never modified.  When it was built for another operator, ``C = A U``
-        is recomputed (``k`` products) and re-orthonormalised.
+        is recomputed (``k`` products) and re-orthonormalised.  A space with
+        more than ``k`` vectors is cut to its first ``k``.
     k : int, optional
         Number of recycled vectors (default 20), ``1 <= k < m``.
     m : int, optional
@@ -251,8 +252,8 @@ def gcrodr(
     space_in = recycle
     if recycle is not None:
         Ur, Cr, Sr, reprojected = prepare_space(recycle, op, fingerprint, same_operator, bk,
-                                                prec, pfp, tally)
-        if reprojected:
+                                                prec, pfp, tally, kmax=k)
+        if reprojected or Ur.shape[0] < recycle.k:
             space_in = (_make_space(bk, Ur, Cr, Sr, fingerprint, pfp, prec is not None)
                         if Ur.shape[0] else None)
         if Ur.shape[0] == 0:
@@ -292,7 +293,9 @@ def gcrodr(
                           reprojected=reprojected)
         beta = tr
 
-    V = xp.empty((m + 1, n), dtype=dtype)
+    # Q = [C; V]: the recycled C and the cycle's Arnoldi basis in one block, so that each
+    # Gram-Schmidt pass against both is one product (and C^H r, the new C one product each)
+    Q = xp.empty((m + 1, n), dtype=dtype)
     Z = xp.empty((m, n), dtype=dtype) if prec is not None else None
     Hdev = xp.zeros((m + 2, m), dtype=dtype)  # row m + 1: ||A z_j||
     Bdev = xp.zeros((k, m), dtype=dtype)
@@ -308,6 +311,9 @@ def gcrodr(
     while True:
         kc = 0 if Ur is None else Ur.shape[0]
         steps = m if kc == 0 else m - kc
+        if kc:
+            Q[:kc] = Cr
+        V = Q[kc:]
         cvec = (bk.to_host(_hdot(xp, Cr, r, is_complex)).astype(hdt) if kc
                 else np.zeros(0, dtype=hdt))
         xp.multiply(r, 1.0 / beta, out=V[0])
@@ -332,20 +338,18 @@ def gcrodr(
             tally.mv += 1
             niter += 1
             Hdev[m + 1, j] = xp.linalg.norm(w)
-            Vj = V[: j + 1]
-            if kc:
-                bc = _hdot(xp, Cr, w, is_complex)
-                w -= bc @ Cr
-            h = _hdot(xp, Vj, w, is_complex)
-            w -= h @ Vj
-            if kc:
-                bc2 = _hdot(xp, Cr, w, is_complex)
-                w -= bc2 @ Cr
-                Bdev[:kc, j] = bc + bc2
-            h2 = _hdot(xp, Vj, w, is_complex)
-            w -= h2 @ Vj
+            # classical Gram-Schmidt twice against [C; V_j] (C and V_j are orthonormal and
+            # mutually orthogonal): two gemv's per pass
+            Qj = Q[: kc + j + 1]
+            h = _hdot(xp, Qj, w, is_complex)
+            w -= h @ Qj
+            h2 = _hdot(xp, Qj, w, is_complex)
+            w -= h2 @ Qj
+            h += h2
             hn = xp.linalg.norm(w)
-            Hdev[: j + 1, j] = h + h2
+            if kc:
+                Bdev[:kc, j] = h[:kc]
+            Hdev[: j + 1, j] = h[kc:]
             Hdev[j + 1, j] = hn
             w *= 1.0 / xp.where(hn == 0, 1.0, hn)
             if not (niter % check_every == 0 or j == steps - 1 or niter == maxiter):
@@ -399,7 +403,7 @@ def gcrodr(
             info, message = -3, f"non-finite true residual after {niter} iterations"
             break
         if jc > 0:
-            new = _new_space(xp, bk, dtype, Ur, Cr, Sr, Bh[:, :jc], Hh[: jc + 1, :jc], jc, V,
+            new = _new_space(xp, bk, dtype, Ur, Sr, Bh[:, :jc], Hh[: jc + 1, :jc], jc, Q, kc,
                              Z, k, is_complex=is_complex)
             if new is not None:
                 Ur, Cr, Sr = new
@@ -456,17 +460,19 @@ def _correction(xp, dtype, x, Ur, cvec, Bh, y2, jc, V, Z, out):
     return out
 
 
-def _new_space(xp, bk, dtype, Ur, Cr, Sr, Bh, Hh, jc, V, Z, k, is_complex):
+def _new_space(xp, bk, dtype, Ur, Sr, Bh, Hh, jc, Q, kc, Z, k, is_complex):
     """The ``k`` harmonic Ritz vectors of the cycle as a new ``(U, C, S)`` (rows).
 
     In the variables of the preconditioned operator ``A M`` the search space is
     ``W = [S D, V_j]`` with ``A M W = [C, V_{j+1}] G``; the harmonic Ritz problem
     ``G^H G z = theta G^H [C, V]^H W z`` is exact (Parks et al.).  ``U = M S`` and
-    ``Z = M V`` carry the same coefficients in the variables of ``x``.
+    ``Z = M V`` carry the same coefficients in the variables of ``x``.  ``Q`` holds
+    ``[C; V]`` as rows (``C`` the first ``kc``).
     """
     hdt = Hh.dtype
-    kc = 0 if Ur is None else Ur.shape[0]
     nc = kc + jc
+    CV = Q[: nc + 1]  # [C; V_{j+1}]
+    V = Q[kc:]
     G = np.zeros((nc + 1, nc), dtype=hdt)
     T = np.zeros((nc + 1, nc), dtype=hdt)
     T[kc : kc + jc, kc:] = np.eye(jc)
@@ -477,10 +483,7 @@ def _new_space(xp, bk, dtype, Ur, Cr, Sr, Bh, Hh, jc, V, Z, k, is_complex):
         d = 1.0 / snorm
         G[:kc, :kc] = np.diag(d)
         G[:kc, kc:] = Bh
-        CS = bk.to_host(_hdot(xp, Cr, Sr.T, is_complex)).astype(hdt)
-        VS = bk.to_host(_hdot(xp, V[: jc + 1], Sr.T, is_complex)).astype(hdt)
-        T[:kc, :kc] = CS * d
-        T[kc:, :kc] = VS * d
+        T[:, :kc] = bk.to_host(_hdot(xp, CV, Sr.T, is_complex)).astype(hdt) * d
     G[kc:, kc:] = Hh
     if not (np.isfinite(G).all() and np.isfinite(T).all()):
         return None
@@ -500,13 +503,12 @@ def _new_space(xp, bk, dtype, Ur, Cr, Sr, Bh, Hh, jc, V, Z, k, is_complex):
 
     Sn = cast(Wc[kc:]) @ V[:jc]
     Un = cast(Wc[kc:]) @ Z[:jc] if Z is not None else Sn
-    Cn = cast(Xs[kc:]) @ V[: jc + 1]
+    Cn = cast(Xs) @ CV
     if kc:
         Wd = cast(Wc[:kc] * d[:, None])
         Sn += Wd @ Sr
         if Z is not None:
             Un += Wd @ Ur
-        Cn += cast(Xs[:kc]) @ Cr
     return Un, Cn, Sn
 
 

@@ -299,18 +299,21 @@ def precond_fingerprint(M, precond, fingerprint):
     return ("M",) + tuple(operator_fingerprint(M if M is not None else precond))
 
 
-def prepare_space(recycle, op, fingerprint, same_operator, bk, prec, pfp, tally):
+def prepare_space(recycle, op, fingerprint, same_operator, bk, prec, pfp, tally, kmax=None):
     """Return ``(Ur, Cr, Sr, reprojected)`` (rows, on the backend) valid for ``op`` and ``prec``.
 
     When the space belongs to another operator, ``C = A U`` is recomputed (``k``
     products, counted in ``tally``) and made orthonormal again; when it belongs to
     another preconditioner, ``U = M S`` is recomputed first (``k`` applications).
-    ``Sr`` is ``Ur`` itself without a preconditioner.
+    ``Sr`` is ``Ur`` itself without a preconditioner.  With ``kmax``, a larger space
+    is cut to its first ``kmax`` vectors first (columns of an orthonormal ``C`` stay
+    orthonormal, and ``C = A U`` holds column by column).
     """
     xp = bk.xp
+    cut = slice(None) if kmax is None else slice(0, kmax)
 
     def rows(a):
-        return xp.ascontiguousarray(bk.asarray(a).T)
+        return xp.ascontiguousarray(bk.asarray(a).T[cut])
 
     Ur, Cr = rows(recycle.U), rows(recycle.C)
     if same_operator is not None:

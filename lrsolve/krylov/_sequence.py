@@ -43,6 +43,10 @@ class SequenceResult:
         Seconds per solve, in the caller's order.
     omegas : numpy.ndarray or None
         The relaxation parameter used for each system (``method="ssor-cg"``).
+    recycled : numpy.ndarray or None
+        For ``"gcrodr"`` / ``"rcg"``: whether each solve started from the
+        previous system's recycle space (caller's order; the first system in
+        the solve order never does).
 
     Examples
     --------
@@ -62,6 +66,7 @@ class SequenceResult:
     total_time: float
     times: np.ndarray = field(default_factory=lambda: np.zeros(0))
     omegas: Any = None
+    recycled: Any = None
 
     @property
     def xs(self):
@@ -332,6 +337,43 @@ def _bandit(omega, contextual_ok):
 
 
 # ----------------------------------------------------------------------------- driver
+class _RecycleChoice:
+    """Whether the next solve starts from the carried recycle space.
+
+    ``True`` / ``False``: always / never.  ``"auto"``: the first
+    ``2 * _PROBES`` solves that could use a space alternate between using it
+    and starting afresh; from then on the option with the smaller mean number
+    of products with ``A`` is taken, and the other one is tried again every
+    ``_REPROBE`` solves (the means are exponential moving averages, so a
+    sequence whose systems drift closer or further apart is followed).
+    """
+
+    _PROBES = 2
+    _REPROBE = 8
+    _DECAY = 0.7  # weight of the previous mean in the moving average
+
+    def __init__(self, mode):
+        self.mode = mode
+        self.t = 0
+        self.mean = {True: None, False: None}
+
+    def carry(self):
+        if self.mode != "auto":
+            return bool(self.mode)
+        if self.t < 2 * self._PROBES:
+            return self.t % 2 == 0
+        best = self.mean[True] <= self.mean[False]
+        if (self.t - 2 * self._PROBES) % self._REPROBE == self._REPROBE - 1:
+            return not best
+        return best
+
+    def update(self, carried, cost):
+        self.t += 1
+        old = self.mean[carried]
+        self.mean[carried] = float(cost) if old is None else (
+            self._DECAY * old + (1.0 - self._DECAY) * float(cost))
+
+
 def solve_sequence(
     systems,
     *,
@@ -345,6 +387,7 @@ def solve_sequence(
     maxiter=None,
     k=20,
     m=40,
+    recycle=True,
     omega=None,
     progress=None,
     callback=None,
@@ -396,6 +439,17 @@ def solve_sequence(
     k, m : int, optional
         Recycle space size and cycle length of :func:`gcrodr` / :func:`rcg`
         (defaults 20 and 40); ``m`` is also the restart of ``"gmres"``.
+    recycle : {True, False, "auto"}, optional
+        Whether ``"gcrodr"`` / ``"rcg"`` start each solve from the previous
+        system's recycle space (default True).  ``False`` solves every system
+        afresh (each solve still recycles within its own restarts);
+        ``"auto"`` decides per system from the products with ``A`` that
+        solves with and without the carried space needed so far: it
+        alternates between the two for the first four solves, then takes
+        the cheaper one and re-tries the other every eighth solve.  Use it
+        when neighbouring systems may not share their slow modes (for
+        instance independent random coefficient fields): a space from an
+        unrelated operator can cost more products than it saves.
     omega : float, "bandit" or bandit object, optional
         SSOR relaxation parameter for ``"ssor-cg"``: a fixed value (default
         1.0), ``"bandit"`` for a :class:`lrsolve.relax.TsallisINF` learner
@@ -477,6 +531,9 @@ def solve_sequence(
         from ._gcrodr import check_k_m
 
         check_k_m(k, m)
+    if not (isinstance(recycle, (bool, np.bool_)) or (isinstance(recycle, str)
+                                                     and recycle == "auto")):
+        raise ValueError(f"recycle must be True, False or 'auto', got {recycle!r}")
 
     # ---- sorting
     t0 = time.perf_counter()
@@ -539,6 +596,8 @@ def solve_sequence(
     times = np.zeros(N)
     x_prev = None
     space = None
+    choice = _RecycleChoice(recycle)
+    recycled = np.zeros(N, dtype=bool) if method in ("gcrodr", "rcg") else None
     try:
         for i in perm:
             i = int(i)
@@ -547,12 +606,15 @@ def solve_sequence(
             if x0 is not None and array_kind(x0) != array_kind(b):
                 x0 = None
             common = dict(rtol=rtol, atol=atol, maxiter=maxiter)
+            carried = space is not None and method in ("gcrodr", "rcg") and choice.carry()
             ts = time.perf_counter()
             try:
                 if method == "gcrodr":
-                    res = gcrodr(A, b, x0, precond=precond, recycle=space, k=k, m=m, **common)
+                    res = gcrodr(A, b, x0, precond=precond, recycle=space if carried else None,
+                                 k=k, m=m, **common)
                 elif method == "rcg":
-                    res = rcg(A, b, x0, precond=precond, recycle=space, k=k, m=m, **common)
+                    res = rcg(A, b, x0, precond=precond, recycle=space if carried else None,
+                              k=k, m=m, **common)
                 elif method == "gmres":
                     res = gmres(A, b, x0, precond=precond, restart=m, **common)
                 elif method == "cg":
@@ -573,6 +635,9 @@ def solve_sequence(
                 raise type(exc)(f"systems[{i}]: {exc}") from exc
             times[i] = time.perf_counter() - ts
             results[i] = res
+            if recycled is not None and space is not None:
+                recycled[i] = carried
+                choice.update(carried, res.n_matvec)
             if res.recycle is not None:
                 space = res.recycle
             if res.info >= 0 and np.isfinite(res.true_residual_norm):
@@ -593,4 +658,5 @@ def solve_sequence(
         total_time=total,
         times=times,
         omegas=omegas,
+        recycled=recycled,
     )
