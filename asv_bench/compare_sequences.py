@@ -10,8 +10,9 @@ Sections (the performance targets of issue 3):
 
 * ``skr``    N Darcy systems (``lrsolve.problems.darcy_sequence``, independent log-normal
              fields), rtol 1e-7, the same preconditioner (``--precond``, default Jacobi):
-             sorted GCRO-DR(40, 20) warm started vs independent GMRES(40): products ratio
-             (target >= 10) and wall-time ratio (target >= 5).
+             sorted GCRO-DR(m, k) warm started (``--m 40 --k 20``; ``--recycle
+             true|false|auto`` is ``solve_sequence``'s ``recycle``) vs independent
+             GMRES(40): products ratio (target >= 10) and wall-time ratio (target >= 5).
 * ``strong`` the same systems: the strong baseline -- independent AMG-preconditioned CG,
              warm started from the previous solution, one AMG hierarchy per system -- vs
              sorted GCRO-DR as above, and vs the recycled variant with one AMG hierarchy
@@ -97,8 +98,11 @@ def section_skr(problems, args):
     lrsolve.gmres(problems[0].A, problems[0].b, rtol=1e-2, precond=pc)
     t0 = time.perf_counter()
     rec = solve_sequence(problems, method="gcrodr", precond=pc, rtol=args.rtol,
-                         k=20, m=40, progress=False, maxiter=args.maxiter)
+                         k=args.k, m=args.m, recycle=args.recycle, progress=False,
+                         maxiter=args.maxiter)
     t_rec = time.perf_counter() - t0
+    say(f"  GCRO-DR({args.m}, {args.k}), recycle={args.recycle!r}: the carried space was used "
+        f"by {int(rec.recycled.sum())} of {len(problems)} solves")
     t0 = time.perf_counter()
     ind = solve_sequence(problems, method="gmres", order="given", warm_start=False, m=40,
                          precond=pc, rtol=args.rtol, progress=False,
@@ -172,9 +176,15 @@ def main(argv=None):
     parser.add_argument("--rtol", type=float, default=1e-7)
     parser.add_argument("--maxiter", type=int, default=None)
     parser.add_argument("--only", default="skr,strong,heat", help="comma-separated sections")
+    parser.add_argument("--k", type=int, default=20, help="GCRO-DR recycled vectors (20)")
+    parser.add_argument("--m", type=int, default=40, help="GCRO-DR cycle length (40)")
+    parser.add_argument("--recycle", default="true", choices=("true", "false", "auto"),
+                        help="solve_sequence(recycle=...) of the skr section (true)")
+    parser.add_argument("--tag", default="", help="added to the log's file name")
     parser.add_argument("--blas-threads", type=int, default=1,
                         help="BLAS threads (1: fair on a shared machine)")
     args = parser.parse_args(argv)
+    args.recycle = {"true": True, "false": False}.get(args.recycle, args.recycle)
     if args.quick:
         args.systems, args.n, args.steps, args.heat_n = 12, 32, 40, 32
     try:
@@ -185,6 +195,8 @@ def main(argv=None):
         pass
     only = set(args.only.split(","))
     tag = "" if only == {"skr", "strong", "heat"} else "-".join(sorted(only)) + "-"
+    if args.tag:
+        tag += args.tag + "-"
     stamp = datetime.date.today().isoformat()
     base = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                         f"compare_sequences-{'quick-' if args.quick else ''}{tag}{stamp}")

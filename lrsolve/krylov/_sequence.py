@@ -469,7 +469,8 @@ def solve_sequence(
     SequenceResult
         Unpacks as ``xs, infos``; ``.results`` (one :class:`~lrsolve.SolveResult`
         per system, caller's order), ``.niter`` and ``.n_matvec`` (arrays),
-        ``.order``, ``.sort_time``, ``.total_time``, ``.times``, ``.omegas``.
+        ``.order``, ``.sort_time``, ``.total_time``, ``.times``, ``.omegas``,
+        ``.recycled``.
 
     Raises
     ------
@@ -507,6 +508,13 @@ def solve_sequence(
     >>> xs, infos = res
     >>> bool(np.linalg.norm(systems[3][0] @ xs[3] - 1) <= 1e-8 * 30)
     True
+
+    Let the sequence decide, from the products counted so far, whether
+    carrying the space pays (``res.recycled`` in the solve order):
+
+    >>> res = lrsolve.krylov.solve_sequence(systems, rtol=1e-8, k=10, m=30, recycle="auto")
+    >>> res.converged, res.recycled[res.order].tolist()[:5]
+    (True, [False, True, False, True, False])
     """
     t_start = time.perf_counter()
     if method not in _METHODS:
