@@ -626,3 +626,51 @@ def test_gpu_chebyshev_matrix_free_and_complex():
     np.testing.assert_allclose(
         cp.asnumpy(P2.apply(cp.asarray(r))), ic0(A).apply(r), rtol=1e-10, atol=1e-12
     )
+
+
+# ----------------------------------------------------------------------------- AMG re-use
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_amg_with_matrix_is_the_galerkin_hierarchy_of_the_new_matrix(dtype):
+    pyamg = pytest.importorskip("pyamg")
+    p0, p1 = lrsolve.problems.darcy_sequence(2, (24, 24), rng=3, dtype=dtype)
+    M0 = amg(p0.A, max_coarse=10)
+    levels0 = [lvl.A.copy() for lvl in M0.ml.levels]
+    M1 = M0.with_matrix(p1.A)
+    assert isinstance(M1, AMG) and M1.n_levels == M0.n_levels and M1.dtype == dtype
+    # the same transfer operators; every level matrix is R A P of the new finer one
+    A_l = p1.A.astype(np.float64)
+    for lvl0, lvl1 in zip(M0.ml.levels, M1.ml.levels, strict=True):
+        assert abs(lvl1.A - A_l).max() <= 1e-12 * abs(A_l).max()
+        if hasattr(lvl0, "P"):
+            assert lvl1.P is lvl0.P and lvl1.R is lvl0.R
+            A_l = lvl0.R @ A_l @ lvl0.P
+    # the original hierarchy is untouched
+    for a, lvl in zip(levels0, M0.ml.levels, strict=True):
+        assert abs(a - lvl.A).max() == 0
+    # one V-cycle of the re-used hierarchy equals PyAMG's own cycle on it
+    r = np.random.default_rng(0).standard_normal(p1.A.shape[0]).astype(dtype)
+    ml1 = pyamg.multilevel.MultilevelSolver(
+        [lvl for lvl in M1.ml.levels], coarse_solver="pinv")
+    pyamg.relaxation.smoothing.change_smoothers(
+        ml1, ("block_gauss_seidel", {"sweep": "symmetric"}),
+        ("block_gauss_seidel", {"sweep": "symmetric"}))
+    ref = ml1.aspreconditioner() @ r.astype(np.float64)
+    np.testing.assert_allclose(M1.apply(r), ref, rtol=RTOL[dtype], atol=RTOL[dtype] * abs(ref).max())
+    # and it is a good preconditioner for the new matrix
+    res = lrsolve.cg(p1.A, p1.b, rtol=RTOL[dtype], precond=M1)
+    fresh = lrsolve.cg(p1.A, p1.b, rtol=RTOL[dtype], precond="amg")
+    assert res.converged and res.niter <= 1.5 * fresh.niter + 2
+    x = res.x.astype(np.float64)
+    b = p1.b.astype(np.float64)
+    assert np.linalg.norm(b - p1.A.astype(np.float64) @ x) <= 2 * RTOL[dtype] * np.linalg.norm(b)
+
+
+def test_amg_with_matrix_bad_input():
+    pytest.importorskip("pyamg")
+    M = amg(poisson2d(10))
+    with pytest.raises(ValueError, match="same shape"):
+        M.with_matrix(poisson2d(11))
+    bad = poisson2d(10).tolil()
+    bad[3, 3] = -1.0
+    with pytest.raises(ValueError, match="not positive definite"):
+        M.with_matrix(bad.tocsr())

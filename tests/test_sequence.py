@@ -178,6 +178,44 @@ def test_recycle_auto_takes_the_cheaper_option(carry_cost, fresh_cost):
     assert sum(picks[40:]) <= 3
 
 
+@pytest.mark.parametrize("dtype, rtol", [(np.float32, 1e-4), (np.float64, 1e-8)])
+@pytest.mark.parametrize("method", ["cg", "rcg", "gcrodr"])
+def test_reuse_setup_amg(dtype, rtol, method):
+    pytest.importorskip("pyamg")
+    probs = lrsolve.problems.darcy_sequence(6, (24, 24), rng=2, dtype=dtype)
+    res = solve_sequence(probs, method=method, precond="amg", rtol=rtol, reuse_setup=True)
+    assert res.converged
+    assert res.full_setup[res.order[0]] and res.full_setup.sum() == 1
+    for p, x in zip(probs, res.xs, strict=True):
+        assert x.dtype == dtype
+        assert relres(p.A.astype(np.float64), x.astype(np.float64),
+                      p.b.astype(np.float64)) <= rtol
+    fresh = solve_sequence(probs, method=method, precond="amg", rtol=rtol)
+    assert fresh.full_setup is None
+    # the re-used hierarchies cost few extra iterations
+    assert res.niter.sum() <= 1.3 * fresh.niter.sum() + 6
+
+
+def test_reuse_setup_refreshes_a_drifted_hierarchy():
+    pytest.importorskip("pyamg")
+
+    def aniso(m, eps):
+        T = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(m, m))
+        eye = sp.eye(m)
+        return (sp.kron(T, eye) + eps * sp.kron(eye, T)).tocsr()
+
+    b = np.ones(1024)
+    A0, A1 = aniso(32, 1.0), aniso(32, 1e-3)
+    systems = [(A0, b), (A1, b), (A1 * 1.01, b), (A1 * 1.02, b)]
+    res = solve_sequence(systems, method="cg", precond="amg", order="given", rtol=1e-8,
+                         reuse_setup=True)
+    assert res.converged
+    # the isotropic hierarchy on the anisotropic matrix needs > 1.5 x + 2 its iterations:
+    # the next system gets a full set-up, which the last one re-uses
+    assert res.niter[1] > 1.5 * res.niter[0] + 2
+    assert res.full_setup.tolist() == [True, False, True, False]
+
+
 def test_generator_and_problem_objects():
     probs = darcy_or_skip(5, (12, 12))
     res = solve_sequence((p for p in probs), method="gcrodr", rtol=1e-8, k=5, m=20)
@@ -271,6 +309,9 @@ def test_solver_errors_name_the_system():
     (dict(method="ssor-cg", omega=object()), TypeError, "omega must be"),
     (dict(warm_start="yes"), TypeError, "warm_start"),
     (dict(recycle="yes"), ValueError, "recycle must be True, False or 'auto'"),
+    (dict(reuse_setup="yes"), TypeError, "reuse_setup must be True or False"),
+    (dict(reuse_setup=True, precond="jacobi"), ValueError, "precond='amg'"),
+    (dict(reuse_setup=True), ValueError, "precond='amg'"),
 ])
 def test_bad_options(kwargs, exc, words):
     systems = [(coef_poisson(8, s), np.ones(64)) for s in (0.0, 0.5)]

@@ -47,6 +47,9 @@ class SequenceResult:
         For ``"gcrodr"`` / ``"rcg"``: whether each solve started from the
         previous system's recycle space (caller's order; the first system in
         the solve order never does).
+    full_setup : numpy.ndarray or None
+        With ``reuse_setup=True``: whether each system's AMG hierarchy was
+        built afresh (the others re-used an earlier set-up).
 
     Examples
     --------
@@ -67,6 +70,7 @@ class SequenceResult:
     times: np.ndarray = field(default_factory=lambda: np.zeros(0))
     omegas: Any = None
     recycled: Any = None
+    full_setup: Any = None
 
     @property
     def xs(self):
@@ -388,6 +392,7 @@ def solve_sequence(
     k=20,
     m=40,
     recycle=True,
+    reuse_setup=False,
     omega=None,
     progress=None,
     callback=None,
@@ -450,6 +455,14 @@ def solve_sequence(
         when neighbouring systems may not share their slow modes (for
         instance independent random coefficient fields): a space from an
         unrelated operator can cost more products than it saves.
+    reuse_setup : bool, optional
+        With ``precond="amg"`` (or ``("amg", options)``): build the AMG
+        hierarchy only for the first system solved and derive the next
+        systems' preconditioners from it with :meth:`lrsolve.precond.AMG.with_matrix`
+        (new Galerkin products on the same aggregates and prolongations, a
+        fraction of a full set-up); a full set-up is made again when a solve
+        needs more than ``1.5 x + 2`` the iterations ``x`` of the solve after
+        the last full set-up.  Default False (a full set-up per system).
     omega : float, "bandit" or bandit object, optional
         SSOR relaxation parameter for ``"ssor-cg"``: a fixed value (default
         1.0), ``"bandit"`` for a :class:`lrsolve.relax.TsallisINF` learner
@@ -470,7 +483,7 @@ def solve_sequence(
         Unpacks as ``xs, infos``; ``.results`` (one :class:`~lrsolve.SolveResult`
         per system, caller's order), ``.niter`` and ``.n_matvec`` (arrays),
         ``.order``, ``.sort_time``, ``.total_time``, ``.times``, ``.omegas``,
-        ``.recycled``.
+        ``.recycled``, ``.full_setup``.
 
     Raises
     ------
@@ -542,6 +555,20 @@ def solve_sequence(
     if not (isinstance(recycle, (bool, np.bool_)) or (isinstance(recycle, str)
                                                      and recycle == "auto")):
         raise ValueError(f"recycle must be True, False or 'auto', got {recycle!r}")
+    amg_options = None
+    if not isinstance(reuse_setup, (bool, np.bool_)):
+        raise TypeError(f"reuse_setup must be True or False, got {reuse_setup!r}")
+    if reuse_setup:
+        spec, opts = (precond if isinstance(precond, tuple) and len(precond) == 2
+                      else (precond, {}))
+        if not (isinstance(spec, str) and spec.lower() == "amg" and isinstance(opts, dict)):
+            raise ValueError(
+                "reuse_setup=True re-uses an AMG hierarchy: give precond='amg' (or ('amg', "
+                f"options)), got precond={precond!r}"
+            )
+        if method == "ssor-cg":
+            raise ValueError("reuse_setup=True needs a method that uses precond, not 'ssor-cg'")
+        amg_options = dict(opts)
 
     # ---- sorting
     t0 = time.perf_counter()
@@ -606,6 +633,9 @@ def solve_sequence(
     space = None
     choice = _RecycleChoice(recycle)
     recycled = np.zeros(N, dtype=bool) if method in ("gcrodr", "rcg") else None
+    full_setup = np.zeros(N, dtype=bool) if amg_options is not None else None
+    base = None  # the last full AMG set-up, and the iterations of its solve
+    base_iters = None
     try:
         for i in perm:
             i = int(i)
@@ -616,17 +646,27 @@ def solve_sequence(
             common = dict(rtol=rtol, atol=atol, maxiter=maxiter)
             carried = space is not None and method in ("gcrodr", "rcg") and choice.carry()
             ts = time.perf_counter()
+            pc = precond
             try:
+                if amg_options is not None:
+                    from ..precond import amg
+
+                    if base is None:
+                        base, base_iters = amg(A, **amg_options), None
+                        pc = base
+                        full_setup[i] = True
+                    else:
+                        pc = base.with_matrix(A)
                 if method == "gcrodr":
-                    res = gcrodr(A, b, x0, precond=precond, recycle=space if carried else None,
+                    res = gcrodr(A, b, x0, precond=pc, recycle=space if carried else None,
                                  k=k, m=m, **common)
                 elif method == "rcg":
-                    res = rcg(A, b, x0, precond=precond, recycle=space if carried else None,
+                    res = rcg(A, b, x0, precond=pc, recycle=space if carried else None,
                               k=k, m=m, **common)
                 elif method == "gmres":
-                    res = gmres(A, b, x0, precond=precond, restart=m, **common)
+                    res = gmres(A, b, x0, precond=pc, restart=m, **common)
                 elif method == "cg":
-                    res = cg(A, b, x0, precond=precond, **common)
+                    res = cg(A, b, x0, precond=pc, **common)
                 else:
                     arm = None
                     if bandit is not None:
@@ -646,6 +686,11 @@ def solve_sequence(
             if recycled is not None and space is not None:
                 recycled[i] = carried
                 choice.update(carried, res.n_matvec)
+            if amg_options is not None:
+                if full_setup[i]:
+                    base_iters = res.niter
+                elif res.niter > 1.5 * base_iters + 2:
+                    base = None  # the re-used hierarchy has drifted: a full set-up next time
             if res.recycle is not None:
                 space = res.recycle
             if res.info >= 0 and np.isfinite(res.true_residual_norm):
@@ -667,4 +712,5 @@ def solve_sequence(
         times=times,
         omegas=omegas,
         recycled=recycled,
+        full_setup=full_setup,
     )
