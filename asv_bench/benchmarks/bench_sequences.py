@@ -67,3 +67,31 @@ class RecycleSameSystem:
         first = self.solver(self.A, self.b, rtol=1e-8)
         again = self.solver(self.A, self.b, rtol=1e-8, recycle=first.recycle)
         return again.n_matvec / first.n_matvec
+
+
+class DarcyAMGReuse:
+    """The strong baseline's set-up: AMG per system vs one AMG set-up re-used (PCG)."""
+
+    params = [[False, True], ["off", "auto"]]
+    param_names = ["reuse_setup", "recycle"]
+    timeout = 600
+
+    def setup(self, reuse_setup, recycle):
+        try:
+            import pyamg  # noqa: F401
+        except ImportError:
+            raise NotImplementedError from None
+        self.problems = _darcy(16, 64)
+        method = "cg" if recycle == "off" else "rcg"
+        self.kw = dict(method=method, precond="amg", rtol=1e-7, progress=False)
+        if reuse_setup:
+            self.kw["reuse_setup"] = True
+        if recycle == "auto":
+            self.kw["recycle"] = "auto"
+        solve_sequence(self.problems[:2], **{**self.kw, "rtol": 1e-2})
+
+    def time_sequence(self, reuse_setup, recycle):
+        solve_sequence(self.problems, **self.kw)
+
+    def track_iterations(self, reuse_setup, recycle):
+        return int(solve_sequence(self.problems, **self.kw).niter.sum())

@@ -288,9 +288,11 @@ class AMG(Preconditioner):
 
         The aggregates, prolongations ``P_l`` and restrictions ``R_l`` of this
         hierarchy are kept; only the level matrices (the Galerkin products
-        ``R_l A_l P_l``), the smoothers and the coarse solve are set up again
-        -- a small part of a full set-up, whose cost is the aggregation and the
-        smoothing of ``P``.  Useful for a sequence of related matrices (time
+        ``R_l A_l P_l``), the smoothers (with the ``presmoother`` /
+        ``postsmoother`` options this object was built with; PyAMG's defaults
+        for a hierarchy passed as ``ml=``) and the coarse solve are set up
+        again -- a small part of a full set-up, whose cost is the aggregation
+        and the smoothing of ``P``.  Useful for a sequence of related matrices (time
         steps, parameter sweeps, random coefficient fields on one grid): the
         Galerkin coarse operators keep the V-cycle convergent for any SPD
         ``A``, and the iteration count stays close to a fresh set-up's as
