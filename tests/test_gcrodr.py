@@ -265,3 +265,30 @@ def test_gpu_matches_cpu():
     again = gcrodr(Ad, bd, rtol=1e-8, k=10, m=30, recycle=gpu.recycle)
     assert again.converged and again.n_matvec < gpu.n_matvec
     assert float(cp.linalg.norm(bd - Ad @ again.x)) <= 1e-8 * float(cp.linalg.norm(bd))
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float32, 1e-4), (np.float64, 1e-8)])
+def test_same_precond_hint(dtype, rtol):
+    # a space built with one Jacobi preconditioner, used with another (a perturbed matrix)
+    A = convdiff(20, dtype=dtype)
+    A2 = (A + 0.05 * sp.eye(400, dtype=dtype)).tocsr().astype(dtype)
+    b = np.ones(400, dtype=dtype)
+    first = gcrodr(A, b, rtol=rtol, k=10, m=30, precond="jacobi")
+    assert first.recycle.S is not None
+    runs = {}
+    for hint in (None, True, False):
+        res = gcrodr(A2, b, rtol=rtol, k=10, m=30, precond="jacobi", recycle=first.recycle,
+                     same_precond=hint)
+        assert res.converged
+        assert relres(A2.astype(np.float64), res.x.astype(np.float64), b) <= rtol
+        runs[hint] = res
+    # by fingerprint the preconditioner differs: U = M S is recomputed (10 applications) --
+    # as with False; True keeps U and S and re-projects C = A2 U only
+    assert runs[None].n_precond == runs[False].n_precond
+    assert runs[True].n_precond == runs[None].n_precond - 10 + (
+        runs[True].niter - runs[None].niter)
+    # the kept space is exact: C = A2 U of the returned space
+    U, C = runs[True].recycle.U, runs[True].recycle.C
+    assert np.linalg.norm(A2 @ U - C) <= 1e3 * np.finfo(dtype).eps * np.linalg.norm(C)
+    with pytest.raises(TypeError, match="same_precond"):
+        gcrodr(A2, b, recycle=first.recycle, precond="jacobi", same_precond="yes")

@@ -655,7 +655,8 @@ def test_amg_with_matrix_is_the_galerkin_hierarchy_of_the_new_matrix(dtype):
         ml1, ("block_gauss_seidel", {"sweep": "symmetric"}),
         ("block_gauss_seidel", {"sweep": "symmetric"}))
     ref = ml1.aspreconditioner() @ r.astype(np.float64)
-    np.testing.assert_allclose(M1.apply(r), ref, rtol=RTOL[dtype], atol=RTOL[dtype] * abs(ref).max())
+    np.testing.assert_allclose(M1.apply(r), ref, rtol=RTOL[dtype],
+                               atol=RTOL[dtype] * abs(ref).max())
     # and it is a good preconditioner for the new matrix
     res = lrsolve.cg(p1.A, p1.b, rtol=RTOL[dtype], precond=M1)
     fresh = lrsolve.cg(p1.A, p1.b, rtol=RTOL[dtype], precond="amg")
@@ -674,3 +675,46 @@ def test_amg_with_matrix_bad_input():
     bad[3, 3] = -1.0
     with pytest.raises(ValueError, match="not positive definite"):
         M.with_matrix(bad.tocsr())
+
+
+# ------------------------------------------------------------- the lean Gauss-Seidel V-cycle
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},  # PyAMG's SA default: symmetric (block) Gauss-Seidel, BSR coarse levels
+        {"presmoother": ("gauss_seidel", {"sweep": "forward", "iterations": 2}),
+         "postsmoother": ("gauss_seidel", {"sweep": "backward", "iterations": 2})},
+        {"presmoother": ("jacobi", {"omega": 0.6}), "postsmoother": ("jacobi", {"omega": 0.6})},
+    ],
+    ids=["default", "gs-forward-backward", "jacobi-fallback"],
+)
+def test_amg_cycle_equals_pyamg_cycle(dtype, options):
+    pytest.importorskip("pyamg")
+    A = lrsolve.problems.darcy_sequence(1, (30, 30), rng=5, dtype=dtype)[0].A
+    M = amg(A, max_coarse=20, **options)
+    assert M.n_levels >= 3
+    # the lean cycle runs for Gauss-Seidel smoothers; other smoothers use PyAMG's own
+    assert (M._gs_cycle is None) == ("jacobi" in str(options))
+    r = np.random.default_rng(1).standard_normal(A.shape[0]).astype(dtype)
+    ref = M.ml.aspreconditioner(cycle="V") @ r.astype(np.float64)
+    z = M.apply(r)
+    assert z.dtype == dtype
+    np.testing.assert_allclose(z, ref, rtol=0, atol=10 * EPS[dtype] * abs(ref).max())
+    res = lrsolve.cg(A, np.ones(A.shape[0], dtype=dtype), rtol=RTOL[dtype], precond=M)
+    assert res.converged and res.niter <= 30
+
+
+def test_amg_with_matrix_shares_csr_transfer_operators():
+    pytest.importorskip("pyamg")
+    p0, p1, p2 = lrsolve.problems.darcy_sequence(3, (24, 24), rng=2)
+    M0 = amg(p0.A, max_coarse=10)
+    M1, M2 = M0.with_matrix(p1.A), M0.with_matrix(p2.A)
+    # the CSR copies of P and R are made once and shared by every copy's cycle
+    for lv0, lv1, lv2 in zip(M0._gs_cycle.levels, M1._gs_cycle.levels, M2._gs_cycle.levels,
+                             strict=True):
+        assert lv1[3] is lv0[3] and lv2[4] is lv0[4]
+        assert lv1[0].format == "csr"
+    r = np.random.default_rng(0).standard_normal(p2.A.shape[0])
+    ref = M2.ml.aspreconditioner(cycle="V") @ r
+    np.testing.assert_allclose(M2.apply(r), ref, rtol=0, atol=1e-12 * abs(ref).max())

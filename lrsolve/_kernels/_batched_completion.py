@@ -68,7 +68,7 @@ def mc_als_exact(ptr, idx, vals, F, lam, out):
     xp = _xp(F)
     k = F.shape[1]
     eye = xp.eye(k, dtype=F.dtype)
-    for rows, lo, L in _buckets(xp, ptr, k, CHUNK):
+    for rows, _lo, L in _buckets(xp, ptr, k, CHUNK):
         lr = lam[rows]
         if L == 0:
             out[rows] = 0

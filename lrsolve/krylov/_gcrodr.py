@@ -89,6 +89,7 @@ def gcrodr(
     k=20,
     m=40,
     same_operator=None,
+    same_precond=None,
     check_every=None,
 ):
     """Solve ``A x = b`` by GCRO-DR(m, k), recycling a subspace between solves.
@@ -146,6 +147,16 @@ def gcrodr(
         the entries of explicit matrices, the object identity otherwise).
         ``True`` skips the re-projection (only correct when ``C = A U``
         still holds); ``False`` forces it.
+    same_precond : bool, optional
+        Whether the preconditioner is (close enough to) the one the
+        ``recycle`` space's preconditioned directions ``S`` were built for.
+        By default this is decided by fingerprints; when it differs, ``U = M S``
+        is recomputed first (``k`` applications of ``M``).  ``True`` keeps
+        ``U`` and ``S`` as they are (``C = A U`` stays exact; ``S`` only guides
+        the choice of the harmonic Ritz vectors of the first cycle) -- cheaper
+        for a sequence whose preconditioners barely change, such as AMG
+        hierarchies re-used with :meth:`lrsolve.precond.AMG.with_matrix`.
+        ``False`` forces the recomputation.
     check_every : int, optional
         Test the residual estimate every ``check_every`` iterations (default 1
         on the CPU, 10 on the GPU).  A callback forces 1.
@@ -225,6 +236,8 @@ def gcrodr(
         check_space(recycle, n, dtype, "gcrodr")
     if same_operator is not None and not isinstance(same_operator, (bool, np.bool_)):
         raise TypeError(f"same_operator must be True, False or None, got {same_operator!r}")
+    if same_precond is not None and not isinstance(same_precond, (bool, np.bool_)):
+        raise TypeError(f"same_precond must be True, False or None, got {same_precond!r}")
     m = min(m, n)
     k = min(k, max(m - 1, 1))
     maxiter = check_maxiter(maxiter, 10 * n)
@@ -252,7 +265,8 @@ def gcrodr(
     space_in = recycle
     if recycle is not None:
         Ur, Cr, Sr, reprojected = prepare_space(recycle, op, fingerprint, same_operator, bk,
-                                                prec, pfp, tally, kmax=k)
+                                                prec, pfp, tally, kmax=k,
+                                                same_precond=same_precond)
         if reprojected or Ur.shape[0] < recycle.k:
             space_in = (_make_space(bk, Ur, Cr, Sr, fingerprint, pfp, prec is not None)
                         if Ur.shape[0] else None)

@@ -306,7 +306,8 @@ def precond_fingerprint(M, precond, fingerprint):
     return ("M",) + tuple(operator_fingerprint(M if M is not None else precond))
 
 
-def prepare_space(recycle, op, fingerprint, same_operator, bk, prec, pfp, tally, kmax=None):
+def prepare_space(recycle, op, fingerprint, same_operator, bk, prec, pfp, tally, kmax=None,
+                  same_precond=None):
     """Return ``(Ur, Cr, Sr, reprojected)`` (rows, on the backend) valid for ``op`` and ``prec``.
 
     When the space belongs to another operator, ``C = A U`` is recomputed (``k``
@@ -314,7 +315,8 @@ def prepare_space(recycle, op, fingerprint, same_operator, bk, prec, pfp, tally,
     another preconditioner, ``U = M S`` is recomputed first (``k`` applications).
     ``Sr`` is ``Ur`` itself without a preconditioner.  With ``kmax``, a larger space
     is cut to its first ``kmax`` vectors first (columns of an orthonormal ``C`` stay
-    orthonormal, and ``C = A U`` holds column by column).
+    orthonormal, and ``C = A U`` holds column by column).  ``same_precond`` (None:
+    by fingerprint) says whether the stored ``S`` counts as valid for ``prec``.
     """
     xp = bk.xp
     cut = slice(None) if kmax is None else slice(0, kmax)
@@ -329,7 +331,9 @@ def prepare_space(recycle, op, fingerprint, same_operator, bk, prec, pfp, tally,
         same = recycle.fingerprint is not None and recycle.fingerprint == fingerprint
     if prec is None:
         Sr = Ur
-    elif recycle.S is not None and recycle.precond_fingerprint == pfp:
+    elif recycle.S is not None and (
+        recycle.precond_fingerprint == pfp if same_precond is None else bool(same_precond)
+    ):
         Sr = rows(recycle.S)
     else:  # the space belongs to another preconditioner: U = M S anew
         Sr = rows(recycle.S) if recycle.S is not None else Ur

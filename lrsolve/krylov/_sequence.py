@@ -443,7 +443,12 @@ def solve_sequence(
         Iteration limit of every solve.
     k, m : int, optional
         Recycle space size and cycle length of :func:`gcrodr` / :func:`rcg`
-        (defaults 20 and 40); ``m`` is also the restart of ``"gmres"``.
+        (defaults 20 and 40, for preconditioners that leave tens to hundreds of
+        iterations per system); ``m`` is also the restart of ``"gmres"``.  With
+        a strong preconditioner (AMG: about ten iterations per system) a small
+        space pays better, e.g. ``k=3, m=12``: a carried space costs ``k``
+        products per system to re-project, and every iteration orthogonalises
+        against it.
     recycle : {True, False, "auto"}, optional
         Whether ``"gcrodr"`` / ``"rcg"`` start each solve from the previous
         system's recycle space (default True).  ``False`` solves every system
@@ -658,8 +663,11 @@ def solve_sequence(
                     else:
                         pc = base.with_matrix(A)
                 if method == "gcrodr":
+                    # a re-used AMG set-up changes little between systems: the carried
+                    # S stays (no k V-cycles to make U = M S anew)
                     res = gcrodr(A, b, x0, precond=pc, recycle=space if carried else None,
-                                 k=k, m=m, **common)
+                                 k=k, m=m, same_precond=True if reuse_setup else None,
+                                 **common)
                 elif method == "rcg":
                     res = rcg(A, b, x0, precond=pc, recycle=space if carried else None,
                               k=k, m=m, **common)
