@@ -540,7 +540,11 @@ def amg(A, *, ml=None, cycle_backend=None, xp_smoother="chebyshev", xp_degree=3,
         options.
     cycle_backend : {"pyamg", "xp"}, optional
         ``"pyamg"`` (default on the CPU): PyAMG's V-cycle with its smoothers
-        (default symmetric block Gauss-Seidel).  ``"xp"`` (the only choice on
+        (default symmetric block Gauss-Seidel).  When every level is smoothed
+        by PyAMG's Gauss-Seidel (its default), lrsolve runs the same cycle
+        itself, calling :mod:`pyamg.amg_core` without PyAMG's per-call checks
+        and sweeping 1 x 1 BSR levels in CSR: the same result (to rounding),
+        about 2x faster.  ``"xp"`` (the only choice on
         the GPU, also available on the CPU): lrsolve's V-cycle on the
         hierarchy's ``A_l``, ``P_l``, ``R_l``.
     xp_smoother : {"chebyshev", "jacobi"}, optional
