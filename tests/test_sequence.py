@@ -196,6 +196,34 @@ def test_reuse_setup_amg(dtype, rtol, method):
     assert res.niter.sum() <= 1.3 * fresh.niter.sum() + 6
 
 
+@pytest.mark.parametrize("dtype, rtol", [(np.float32, 1e-4), (np.float64, 1e-8)])
+def test_default_space_size_follows_the_preconditioner(dtype, rtol):
+    pytest.importorskip("pyamg")
+    from lrsolve.krylov._sequence import _default_k_m
+
+    probs = lrsolve.problems.darcy_sequence(4, (20, 20), rng=1, dtype=dtype)
+    # AMG (by name, pair or object): a small space, k = 3 and m = 12
+    amg0 = lrsolve.precond.amg(probs[0].A)
+    for pc in ("amg", ("amg", {"max_coarse": 20}), amg0):
+        assert _default_k_m(None, None, pc, "gcrodr") == (3, 12)
+    res = solve_sequence(probs, method="gcrodr", precond="amg", rtol=rtol, reuse_setup=True)
+    assert res.converged
+    assert max(r.recycle.k for r in res.results if r.recycle is not None) <= 3
+    # other preconditioners keep k = 20, m = 40; GMRES restarts after 40
+    assert _default_k_m(None, None, "jacobi", "gcrodr") == (20, 40)
+    assert _default_k_m(None, None, None, "rcg") == (20, 40)
+    assert _default_k_m(None, None, "amg", "gmres") == (3, 40)
+    # one given, the other follows it
+    assert _default_k_m(10, None, "amg", "gcrodr") == (10, 20)
+    assert _default_k_m(None, 6, "amg", "gcrodr") == (3, 6)
+    assert _default_k_m(None, 4, "jacobi", "gcrodr") == (2, 4)
+    assert _default_k_m(5, 7, "amg", "gcrodr") == (5, 7)
+    res = solve_sequence(probs, method="rcg", precond="jacobi", rtol=rtol, k=4)
+    assert res.converged and max(r.recycle.k for r in res.results) <= 4
+    with pytest.raises(TypeError, match="k must be an integer"):
+        solve_sequence(probs, method="gcrodr", k=2.5)
+
+
 def test_reuse_setup_refreshes_a_drifted_hierarchy():
     pytest.importorskip("pyamg")
 

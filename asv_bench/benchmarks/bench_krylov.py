@@ -33,6 +33,31 @@ class CGPoisson:
         return lrsolve.cg(self.A, self.b, rtol=1e-8, precond=self.pc).n_matvec
 
 
+class AMGVCycle:
+    """One AMG V-cycle on one PyAMG hierarchy: lrsolve's Gauss-Seidel cycle vs PyAMG's."""
+
+    params = [[(512, 512), (64, 64, 64)], ["lrsolve", "pyamg"]]
+    param_names = ["shape", "cycle"]
+    timeout = 300
+
+    def setup(self, shape, cycle):
+        try:
+            import pyamg
+        except ImportError:
+            raise NotImplementedError from None
+        A = laplacian_csr(shape)
+        self.b = np.random.default_rng(0).standard_normal(A.shape[0])
+        ml = pyamg.smoothed_aggregation_solver(A)
+        if cycle == "lrsolve":
+            self.apply = lrsolve.precond.amg(A, ml=ml).apply
+        else:
+            self.apply = ml.aspreconditioner(cycle="V").matvec
+        self.apply(self.b)
+
+    def time_vcycle(self, shape, cycle):
+        self.apply(self.b)
+
+
 class CGvsSciPy:
     """Per-iteration cost next to scipy.sparse.linalg.cg (50 iterations each)."""
 

@@ -378,6 +378,34 @@ class _RecycleChoice:
             self._DECAY * old + (1.0 - self._DECAY) * float(cost))
 
 
+def _is_amg(precond):
+    """Whether ``precond`` names or is an AMG preconditioner."""
+    spec = precond[0] if isinstance(precond, tuple) and len(precond) == 2 else precond
+    if isinstance(spec, str):
+        return spec.lower() == "amg"
+    from ..precond import AMG
+
+    return isinstance(spec, AMG)
+
+
+def _default_k_m(k, m, precond, method):
+    """``k`` and ``m`` with the defaults of :func:`solve_sequence` filled in."""
+    if k is not None and m is not None:
+        return k, m
+    small = _is_amg(precond)
+    dk, dm = (3, 12) if small else (20, 40)
+    if method == "gmres":
+        dm = 40
+    for name, v in (("k", k), ("m", m)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral)):
+            raise TypeError(f"{name} must be an integer, got {v!r}")
+    if k is None and m is None:
+        return dk, dm
+    if k is None:
+        return min(dk, max(1, int(m) // 2)), m
+    return k, max(dm, 2 * int(k))
+
+
 def solve_sequence(
     systems,
     *,
@@ -389,8 +417,8 @@ def solve_sequence(
     rtol=1e-5,
     atol=0.0,
     maxiter=None,
-    k=20,
-    m=40,
+    k=None,
+    m=None,
     recycle=True,
     reuse_setup=False,
     omega=None,
@@ -442,13 +470,15 @@ def solve_sequence(
     maxiter : int, optional
         Iteration limit of every solve.
     k, m : int, optional
-        Recycle space size and cycle length of :func:`gcrodr` / :func:`rcg`
-        (defaults 20 and 40, for preconditioners that leave tens to hundreds of
-        iterations per system); ``m`` is also the restart of ``"gmres"``.  With
-        a strong preconditioner (AMG: about ten iterations per system) a small
-        space pays better, e.g. ``k=3, m=12``: a carried space costs ``k``
-        products per system to re-project, and every iteration orthogonalises
-        against it.
+        Recycle space size and cycle length of :func:`gcrodr` / :func:`rcg`;
+        ``m`` is also the restart of ``"gmres"``.  Defaults: ``k=20, m=40``
+        (preconditioners that leave tens to hundreds of iterations per
+        system), but ``k=3, m=12`` with ``precond="amg"`` (an AMG name, pair or
+        object): with about ten iterations per system a small space pays
+        better -- a carried space costs ``k`` products per system to
+        re-project, and every iteration orthogonalises against it.
+        ``"gmres"`` restarts after 40 by default.  Give one and the other
+        follows it (``m >= 2 k``, ``k <= m / 2``).
     recycle : {True, False, "auto"}, optional
         Whether ``"gcrodr"`` / ``"rcg"`` start each solve from the previous
         system's recycle space (default True).  ``False`` solves every system
@@ -553,6 +583,7 @@ def solve_sequence(
     for i, (A, b, _) in enumerate(items):
         n0 = _check_system(i, A, b, n0)
     order = _check_order(order, N)
+    k, m = _default_k_m(k, m, precond, method)
     if method in ("gcrodr", "rcg", "auto"):
         from ._gcrodr import check_k_m
 
