@@ -92,7 +92,8 @@ def _precond(name):
 
 def section_skr(problems, args):
     n = problems[0].A.shape[0]
-    case = f"{len(problems)} Darcy, n={n}, rtol={args.rtol:g}, {args.precond}"
+    case = (f"{len(problems)} Darcy (sigma {args.sigma:g}), n={n}, rtol={args.rtol:g}, "
+            f"{args.precond}")
     say(f"[skr] {case}")
     # warm-up of the JIT kernels outside the timings
     pc = _precond(args.precond)
@@ -113,6 +114,16 @@ def section_skr(problems, args):
     say(f"  sorted GCRO-DR: converged {rec.converged}, worst relres "
         f"{relres_max(problems, rec.xs):.2e}; GMRES(40): converged {ind.converged}, worst "
         f"relres {relres_max(problems, ind.xs):.2e}")
+    bad = np.flatnonzero(ind.infos != 0)
+    if bad.size:
+        ok = ind.infos == 0
+        ratio_ok = ind.n_matvec[ok].sum() / rec.n_matvec[ok].sum()
+        say(f"  GMRES(40) did not converge on {bad.size} of {len(problems)} systems (info "
+            f"{sorted(set(ind.infos[bad].tolist()))}: -3 = stagnation detected); over the "
+            f"systems it solved, products ratio {ratio_ok:.2f}"
+            f" (per-system products: median {np.median(ind.n_matvec[ok]):.0f} vs "
+            f"{np.median(rec.n_matvec[ok]):.0f}, max {ind.n_matvec[ok].max()} vs "
+            f"{rec.n_matvec[ok].max()})")
     mv_r, mv_i = int(rec.n_matvec.sum()), int(ind.n_matvec.sum())
     record("skr", case, "products with A", mv_r, "GMRES(40) independent", mv_i, mv_i / mv_r, 10)
     record("skr", case, "wall time [s]", t_rec, "GMRES(40) independent", t_ind, t_ind / t_rec, 5)
@@ -124,7 +135,7 @@ def section_skr(problems, args):
 
 def section_strong(problems, args, rec, t_rec):
     n = problems[0].A.shape[0]
-    case = f"{len(problems)} Darcy, n={n}, rtol={args.rtol:g}"
+    case = f"{len(problems)} Darcy (sigma {args.sigma:g}), n={n}, rtol={args.rtol:g}"
     say(f"[strong] {case}")
     lrsolve.cg(problems[0].A, problems[0].b, rtol=1e-2, precond="amg")  # warm-up
     t_s, it_s, mv_s, xs = strong_baseline(problems, args.rtol)
@@ -186,6 +197,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="small sizes (< 1 min)")
     parser.add_argument("--systems", type=int, default=200, help="Darcy systems (200)")
     parser.add_argument("--n", type=int, default=100, help="Darcy grid n (n x n; 100)")
+    parser.add_argument("--sigma", type=float, default=1.0,
+                        help="standard deviation of the Darcy log-permeability (1)")
     parser.add_argument("--precond", default="jacobi",
                         help="preconditioner of the skr section ('none' for none)")
     parser.add_argument("--steps", type=int, default=500, help="heat steps (500)")
@@ -231,7 +244,8 @@ def main(argv=None):
         f"{getattr(lrsolve, '__version__', '?')}; args {vars(args)}")
     t_all = time.perf_counter()
     if only & {"skr", "strong"}:
-        problems = lrsolve.problems.darcy_sequence(args.systems, (args.n, args.n), rng=0)
+        problems = lrsolve.problems.darcy_sequence(args.systems, (args.n, args.n), rng=0,
+                                                   sigma=args.sigma)
         rec, t_rec = section_skr(problems, args) if "skr" in only else (None, None)
         if "strong" in only:
             section_strong(problems, args, rec, t_rec)
