@@ -118,9 +118,10 @@ def section_skr(problems, args):
     if bad.size:
         ok = ind.infos == 0
         ratio_ok = ind.n_matvec[ok].sum() / rec.n_matvec[ok].sum()
+        wall_ok = ind.times[ok].sum() / rec.times[ok].sum()
         say(f"  GMRES(40) did not converge on {bad.size} of {len(problems)} systems (info "
             f"{sorted(set(ind.infos[bad].tolist()))}: -3 = stagnation detected); over the "
-            f"systems it solved, products ratio {ratio_ok:.2f}"
+            f"systems it solved, products ratio {ratio_ok:.2f}, solve-time ratio {wall_ok:.2f}"
             f" (per-system products: median {np.median(ind.n_matvec[ok]):.0f} vs "
             f"{np.median(rec.n_matvec[ok]):.0f}, max {ind.n_matvec[ok].max()} vs "
             f"{rec.n_matvec[ok].max()})")
