@@ -116,9 +116,9 @@ def _gs_sweeps(A, smoother, hdtype):
     blocksize 1, which PyAMG itself turns into ``gauss_seidel``) is a
     ``functools.partial`` of :func:`pyamg.relaxation.relaxation.gauss_seidel`.
     Its sweeps are returned as ``(kernel, arrays, trailing arguments)`` for
-    :mod:`pyamg.amg_core`, the exact calls ``gauss_seidel`` makes; a BSR level
-    with 1 x 1 blocks is swept in CSR (the same arithmetic, about four times
-    faster than PyAMG's block kernel).
+    :mod:`pyamg.amg_core`, the exact calls ``gauss_seidel`` makes (the caller
+    passes BSR levels with 1 x 1 blocks in CSR: the same arithmetic, about four
+    times faster than PyAMG's block kernel).
     """
     import functools
 
@@ -139,7 +139,7 @@ def _gs_sweeps(A, smoother, hdtype):
     R = A.blocksize[0] if A.format == "bsr" else 1
     if A.format == "bsr" and A.blocksize[1] != R:
         return None
-    csr = A if A.format == "csr" else (A.tocsr() if R == 1 else None)
+    csr = A if A.format == "csr" else None  # 1 x 1 BSR levels arrive as CSR (_pointwise_csr)
     nb = A.shape[0] // R
     dirs = {"forward": [(0, nb, 1)], "backward": [(nb - 1, -1, -1)],
             "symmetric": [(0, nb, 1), (nb - 1, -1, -1)]}.get(sweep)
