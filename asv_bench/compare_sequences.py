@@ -24,6 +24,12 @@ Sections (the performance targets of issue 3):
              independent PCG with the same preconditioner, both warm started: iterations
              ratio (target >= 2).
 * ``sort``   sorting time / total time of the sorted GCRO-DR run (target < 0.05).
+* ``ideal``  a ceiling for the ``skr`` products target (``--precond`` jacobi or none only),
+             on the first ``--ideal-systems`` systems: each system solved by GCRO-DR (and
+             rcg) given the *exact* eigenvectors of its own preconditioned operator for the
+             ``k`` smallest eigenvalues (computed by ``eigsh``, not timed) -- the best a
+             carried space of ``k`` vectors can be -- against GMRES(40), full GMRES and
+             PCG on the same system.  Products include the ``k`` that make ``C = A U``.
 
 Writes ``compare_sequences-<date>.log`` and ``.json`` next to this script.  Timings on a
 shared machine are noisy: ratios measured in one run are what count.
@@ -171,6 +177,69 @@ def section_strong(problems, args, rec, t_rec):
     record("strong", case, "rcg+AMG wall [s]", t, "AMG-PCG indep., warm", t_s, t_s / t, 1.5)
 
 
+def section_ideal(problems, args):
+    import scipy.sparse as sps
+    import scipy.sparse.linalg as spla
+
+    from lrsolve.krylov import RecycleSpace, gcrodr, rcg
+
+    if args.precond not in ("jacobi", "none"):
+        say(f"[ideal] skipped: needs --precond jacobi or none, not {args.precond!r}")
+        return
+    probs = problems[: args.ideal_systems]
+    n = probs[0].A.shape[0]
+    case = (f"{len(probs)} Darcy (sigma {args.sigma:g}), n={n}, rtol={args.rtol:g}, "
+            f"{args.precond}")
+    say(f"[ideal] {case}: exact eigenvectors of each system as its recycle space")
+    pc = _precond(args.precond)
+    maxiter = args.maxiter or 200 * n
+    ks = (10, 20, 40)
+    tot = {"gmres40": [0, 0.0], "full": [0, 0.0], "pcg": [0, 0.0]}
+    for kk in ks:
+        tot[f"gcrodr{kk}"] = [0, 0.0]
+        tot[f"rcg{kk}"] = [0, 0.0]
+    for p in probs:
+        A, b = p.A.tocsr(), p.b
+        d = A.diagonal()
+        for key, fn in (("gmres40", lambda: lrsolve.gmres(A, b, rtol=args.rtol, precond=pc,
+                                                           restart=40, maxiter=maxiter)),
+                        ("full", lambda: lrsolve.gmres(A, b, rtol=args.rtol, precond=pc,
+                                                        restart=min(maxiter, 3000), maxiter=maxiter)),
+                        ("pcg", lambda: lrsolve.cg(A, b, rtol=args.rtol, precond=pc,
+                                                   maxiter=maxiter))):
+            t0 = time.perf_counter()
+            res = fn()
+            tot[key][1] += time.perf_counter() - t0
+            tot[key][0] += res.n_matvec
+        B = sps.diags(d) if pc == "jacobi" else None
+        w, V = spla.eigsh(A, k=max(ks), M=B, sigma=0, which="LM")
+        V = V[:, np.argsort(w)]
+        for kk in ks:
+            U = np.ascontiguousarray(V[:, :kk])
+            # gcrodr takes the space in the variables of the preconditioned operator
+            # (U = M S with M = D^-1): S = D U
+            S = np.ascontiguousarray(d[:, None] * U) if pc == "jacobi" else U
+            for key, fn in ((f"gcrodr{kk}", lambda: gcrodr(
+                                 A, b, rtol=args.rtol, precond=pc, k=kk, m=max(2 * kk, 40),
+                                 recycle=RecycleSpace(S, A @ S), maxiter=maxiter)),
+                            (f"rcg{kk}", lambda: rcg(
+                                 A, b, rtol=args.rtol, precond=pc, k=kk, m=2 * kk,
+                                 recycle=RecycleSpace(U, A @ U), maxiter=maxiter))):
+                t0 = time.perf_counter()
+                res = fn()
+                tot[key][1] += time.perf_counter() - t0
+                tot[key][0] += res.n_matvec
+    g_mv, g_t = tot["gmres40"]
+    say(f"  per system: GMRES(40) {g_mv / len(probs):.0f} products, full GMRES "
+        f"{tot['full'][0] / len(probs):.0f}, PCG {tot['pcg'][0] / len(probs):.0f}")
+    for key in ("full", "pcg", *[f"{a}{kk}" for kk in ks for a in ("gcrodr", "rcg")]):
+        mv, t = tot[key]
+        label = {"full": "full GMRES", "pcg": "PCG"}.get(key, key.replace(
+            "gcrodr", "GCRO-DR exact k=").replace("rcg", "rcg exact k="))
+        record("ideal", case, f"{label} products", mv, "GMRES(40)", g_mv, g_mv / mv, None)
+        record("ideal", case, f"{label} wall [s]", t, "GMRES(40)", g_t, g_t / t, None)
+
+
 def section_heat(args):
     steps, m = args.steps, args.heat_n
     problems = lrsolve.problems.heat_sequence(steps, (m, m), rng=0)
@@ -218,6 +287,8 @@ def main(argv=None):
                         help="cycle length with the re-used AMG set-up (12)")
     parser.add_argument("--recycle", default="true", choices=("true", "false", "auto"),
                         help="solve_sequence(recycle=...) of the skr section (true)")
+    parser.add_argument("--ideal-systems", type=int, default=10,
+                        help="systems of the ideal section (10)")
     parser.add_argument("--tag", default="", help="added to the log's file name")
     parser.add_argument("--blas-threads", type=int, default=1,
                         help="BLAS threads (1: fair on a shared machine)")
@@ -244,12 +315,14 @@ def main(argv=None):
         f"python {platform.python_version()}, numpy {np.__version__}, lrsolve "
         f"{getattr(lrsolve, '__version__', '?')}; args {vars(args)}")
     t_all = time.perf_counter()
-    if only & {"skr", "strong"}:
+    if only & {"skr", "strong", "ideal"}:
         problems = lrsolve.problems.darcy_sequence(args.systems, (args.n, args.n), rng=0,
                                                    sigma=args.sigma)
         rec, t_rec = section_skr(problems, args) if "skr" in only else (None, None)
         if "strong" in only:
             section_strong(problems, args, rec, t_rec)
+        if "ideal" in only:
+            section_ideal(problems, args)
     if "heat" in only:
         section_heat(args)
     say(f"total {time.perf_counter() - t_all:.1f} s")

@@ -134,7 +134,11 @@ def gcrodr(
         :func:`rcg`) result for a system of the same size and dtype.  It is
         never modified.  When it was built for another operator, ``C = A U``
         is recomputed (``k`` products) and re-orthonormalised.  A space with
-        more than ``k`` vectors is cut to its first ``k``.
+        more than ``k`` vectors is cut to its first ``k``.  With a
+        preconditioner, the space's preconditioned directions ``S`` are used
+        and ``U = M S`` is formed anew when they belong to another
+        preconditioner (``k`` applications of ``M``); a space without ``S``
+        (built without a preconditioner, or by :func:`rcg`) is taken as ``S``.
     k : int, optional
         Number of recycled vectors (default 20), ``1 <= k < m``.
     m : int, optional
