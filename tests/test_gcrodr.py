@@ -127,10 +127,34 @@ def test_recycle_without_preconditioner_and_changed_preconditioner():
     b = np.ones(900)
     first = gcrodr(A, b, rtol=1e-8, k=20, m=40)
     assert first.recycle.S is None
-    # a space made without a preconditioner, used with one: U = M S is recomputed
+    fresh = gcrodr(A, b, rtol=1e-8, k=20, m=40, precond="jacobi")
+    # a space made without a preconditioner, used with Jacobi: U is kept and S = D U
+    # (no application of M to prepare it), and it still pays on the same system
     res = gcrodr(A, b, rtol=1e-8, k=20, m=40, precond="jacobi", recycle=first.recycle)
     assert res.converged and relres(A, res.x, b) <= 1e-8
-    assert res.n_precond >= 20
+    assert res.n_precond == res.niter
+    assert res.n_matvec <= 0.6 * fresh.n_matvec, (res.n_matvec, fresh.n_matvec)
+    # a preconditioner without M^{-1} products (SSOR): U = M S with S = U (k applications)
+    res = gcrodr(A, b, rtol=1e-8, k=20, m=40, precond="ssor", recycle=first.recycle)
+    assert res.converged and relres(A, res.x, b) <= 1e-8
+    assert res.n_precond == res.niter + 20
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float32, 1e-4), (np.float64, 1e-8)])
+@pytest.mark.parametrize("precond", ["jacobi", "ic0"])
+def test_rcg_space_carries_over_to_gcrodr(dtype, rtol, precond):
+    # rcg's space (no S) handed to gcrodr with the same preconditioner: U is kept and
+    # S = M^{-1} U, so it deflates the same directions; the caller's space is untouched
+    p = lrsolve.problems.darcy((24, 24), rng=3, dtype=dtype)
+    A, b = p.A, p.b
+    first = lrsolve.krylov.rcg(A, b, rtol=rtol, precond=precond, k=10, m=20)
+    assert first.converged and first.recycle.S is None
+    U0 = first.recycle.U.copy()
+    fresh = gcrodr(A, b, rtol=rtol, precond=precond, k=10, m=30)
+    res = gcrodr(A, b, rtol=rtol, precond=precond, k=10, m=30, recycle=first.recycle)
+    assert res.converged and relres(A, res.x, b) <= 2 * rtol
+    assert res.n_matvec <= 0.6 * fresh.n_matvec, (res.n_matvec, fresh.n_matvec)
+    assert np.array_equal(first.recycle.U, U0)
 
 
 @pytest.mark.parametrize("dtype, rtol", [(np.float32, 1e-4), (np.float64, 1e-8)])

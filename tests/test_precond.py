@@ -718,3 +718,30 @@ def test_amg_with_matrix_shares_csr_transfer_operators():
     r = np.random.default_rng(0).standard_normal(p2.A.shape[0])
     ref = M2.ml.aspreconditioner(cycle="V") @ r
     np.testing.assert_allclose(M2.apply(r), ref, rtol=0, atol=1e-12 * abs(ref).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+@pytest.mark.parametrize("name", ["jacobi", "ic0"])
+def test_unapply_inverts_apply(name, engine, dtype):
+    # _unapply is M^{-1} (diag(A), L L^H): M (M^{-1} u) = u, and M^{-1} u = diag(A) u for
+    # Jacobi, L (L^H u) for IC(0); recycling solvers use it to carry spaces over
+    A = complex_hermitian(8, dtype) if np.dtype(dtype).kind == "c" else load("nos4", dtype)
+    u = np.random.default_rng(5).standard_normal(A.shape[0]).astype(dtype)
+    u0 = u.copy()
+    with lrsolve.backend(engine=engine):
+        P = lrsolve.precond.jacobi(A) if name == "jacobi" else make(name, A)
+        w = np.empty_like(u)
+        P._unapply(u, w)
+        back = P.apply(w)
+    np.testing.assert_array_equal(u, u0)
+    ref = A.diagonal() * u if name == "jacobi" else P.L @ (P.L.conj().T @ u)
+    tol = 100 * EPS[_real(dtype)]
+    assert np.linalg.norm(w - ref) <= tol * np.linalg.norm(ref)
+    assert np.linalg.norm(back - u) <= 1e3 * tol * np.linalg.norm(u)
+
+
+@pytest.mark.parametrize("name", ["ssor", "chebyshev", "amg"])
+def test_unapply_absent_where_no_cheap_inverse(name):
+    A = load("nos4", np.float64)
+    assert make(name, A)._unapply is None

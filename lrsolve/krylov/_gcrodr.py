@@ -137,8 +137,10 @@ def gcrodr(
         more than ``k`` vectors is cut to its first ``k``.  With a
         preconditioner, the space's preconditioned directions ``S`` are used
         and ``U = M S`` is formed anew when they belong to another
-        preconditioner (``k`` applications of ``M``); a space without ``S``
-        (built without a preconditioner, or by :func:`rcg`) is taken as ``S``.
+        preconditioner (``k`` applications of ``M``).  A space without ``S``
+        (built without a preconditioner, or by :func:`rcg`) keeps its ``U``
+        and gets ``S = M^{-1} U`` from preconditioners that have that product
+        (``"jacobi"``, ``"ic0"``); with the others its ``U`` is taken as ``S``.
     k : int, optional
         Number of recycled vectors (default 20), ``1 <= k < m``.
     m : int, optional

@@ -312,7 +312,10 @@ def prepare_space(recycle, op, fingerprint, same_operator, bk, prec, pfp, tally,
 
     When the space belongs to another operator, ``C = A U`` is recomputed (``k``
     products, counted in ``tally``) and made orthonormal again; when it belongs to
-    another preconditioner, ``U = M S`` is recomputed first (``k`` applications).
+    another preconditioner, ``U = M S`` is recomputed first (``k`` applications).  A
+    space without ``S`` keeps its ``U`` and gets ``S = M^{-1} U`` when the
+    preconditioner has that product (``prec._unapply``: Jacobi, IC(0)); otherwise its
+    ``U`` is taken as ``S``.
     ``Sr`` is ``Ur`` itself without a preconditioner.  With ``kmax``, a larger space
     is cut to its first ``kmax`` vectors first (columns of an orthonormal ``C`` stay
     orthonormal, and ``C = A U`` holds column by column).  ``same_precond`` (None:
@@ -335,6 +338,12 @@ def prepare_space(recycle, op, fingerprint, same_operator, bk, prec, pfp, tally,
         recycle.precond_fingerprint == pfp if same_precond is None else bool(same_precond)
     ):
         Sr = rows(recycle.S)
+    elif recycle.S is None and getattr(prec, "_unapply", None) is not None:
+        # a space without preconditioned directions (built without a preconditioner, or
+        # by rcg): U is kept, S = M^{-1} U where the preconditioner offers that product
+        Sr = xp.empty_like(Ur)
+        for i in range(Ur.shape[0]):
+            prec._unapply(Ur[i], Sr[i])
     else:  # the space belongs to another preconditioner: U = M S anew
         Sr = rows(recycle.S) if recycle.S is not None else Ur
         Ur = xp.empty_like(Sr)

@@ -40,6 +40,12 @@ class Preconditioner(abc.ABC):
     def _lrsolve_backend(self):
         return self.backend.name
 
+    #: ``_unapply(u, out)`` writes ``M^{-1} u`` into ``out`` where that is a cheap
+    #: product (the matrix the preconditioner inverts: ``diag(A)`` for Jacobi,
+    #: ``L L^H`` for IC(0)); ``None`` where it is not available (AMG, Chebyshev).
+    #: Recycling solvers use it to carry a space across preconditioners.
+    _unapply = None
+
     @abc.abstractmethod
     def _apply(self, r, out):
         """Write ``M r`` into ``out`` (the one method every preconditioner must provide)."""

@@ -183,6 +183,15 @@ class IC0(Preconditioner):
             return self._kernel(*self._arrays, r, out)
         return super().apply_dot(r, out)
 
+    def _unapply(self, u, out):
+        """``out = L (L^H u)`` (``M^{-1} u``, two sparse products)."""
+        if self._kernel is None:  # L and L^H as CSR on the backend, in the solve dtype
+            out[...] = self._lower @ (self._upper @ u)
+            return
+        if getattr(self, "_LH", None) is None:
+            self._LH = self._L.conj().T.tocsr()
+        out[...] = self._L @ (self._LH @ u)
+
 
 def _lower_by_columns(A):
     """``tril(A)`` of the Hermitian canonical CSR ``A``, stored by columns, in double precision.

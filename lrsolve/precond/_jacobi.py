@@ -32,6 +32,10 @@ class Jacobi(Preconditioner):
     def _apply(self, r, out):
         self.backend.xp.multiply(self.dinv, r, out=out)
 
+    def _unapply(self, u, out):
+        """``out = diag(A) u`` (``M^{-1} u``)."""
+        self.backend.xp.divide(u, self.dinv, out=out)
+
     def apply_dot(self, r, out):
         return get_kernel("scale_dot", self.backend.engine)(self.dinv, r, out)
 
