@@ -116,6 +116,10 @@ def test_auto_method_and_recycling_gain_nonsymmetric():
         seq.n_matvec[later], ind.n_matvec[later])
     for (A, b), x in zip(systems, seq.xs, strict=True):
         assert relres(A, x, b) <= 1e-8
+    # without k and m, "auto" resolves to GCRO-DR and takes its sequence default k = 10
+    dflt = solve_sequence(systems[:3], rtol=1e-8, warm_start=False)
+    assert dflt.method == "gcrodr" and dflt.converged
+    assert max(r.recycle.k for r in dflt.results) == 10
 
 
 def test_spd_sequence_rcg_beats_independent_pcg():
@@ -209,8 +213,9 @@ def test_default_space_size_follows_the_preconditioner(dtype, rtol):
     res = solve_sequence(probs, method="gcrodr", precond="amg", rtol=rtol, reuse_setup=True)
     assert res.converged
     assert max(r.recycle.k for r in res.results if r.recycle is not None) <= 3
-    # other preconditioners keep k = 20, m = 40; GMRES restarts after 40
-    assert _default_k_m(None, None, "jacobi", "gcrodr") == (20, 40)
+    # other preconditioners: k = 10, m = 40 for GCRO-DR, k = 20 for rcg; GMRES restarts after 40
+    assert _default_k_m(None, None, "jacobi", "gcrodr") == (10, 40)
+    assert _default_k_m(None, None, "jacobi", "rcg") == (20, 40)
     assert _default_k_m(None, None, None, "rcg") == (20, 40)
     assert _default_k_m(None, None, "amg", "gmres") == (3, 40)
     # one given, the other follows it

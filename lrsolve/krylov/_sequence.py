@@ -393,7 +393,10 @@ def _default_k_m(k, m, precond, method):
     if k is not None and m is not None:
         return k, m
     small = _is_amg(precond)
-    dk, dm = (3, 12) if small else (20, 40)
+    # GCRO-DR: k = 10 rather than gcrodr's own 20 -- on Darcy sequences (independent or
+    # slowly varying fields, Jacobi) it is 1.5-1.7x faster per system, since every
+    # iteration orthogonalises against the k carried vectors and every cycle updates them
+    dk, dm = (3, 12) if small else ((10, 40) if method == "gcrodr" else (20, 40))
     if method == "gmres":
         dm = 40
     for name, v in (("k", k), ("m", m)):
@@ -471,12 +474,16 @@ def solve_sequence(
         Iteration limit of every solve.
     k, m : int, optional
         Recycle space size and cycle length of :func:`gcrodr` / :func:`rcg`;
-        ``m`` is also the restart of ``"gmres"``.  Defaults: ``k=20, m=40``
-        (preconditioners that leave tens to hundreds of iterations per
-        system), but ``k=3, m=12`` with ``precond="amg"`` (an AMG name, pair or
-        object): with about ten iterations per system a small space pays
-        better -- a carried space costs ``k`` products per system to
-        re-project, and every iteration orthogonalises against it.
+        ``m`` is also the restart of ``"gmres"``.  Defaults: ``k=10, m=40``
+        for ``"gcrodr"`` and ``k=20, m=40`` for ``"rcg"`` (preconditioners
+        that leave tens to hundreds of iterations per system), but ``k=3,
+        m=12`` with ``precond="amg"`` (an AMG name, pair or object): with
+        about ten iterations per system a small space pays better -- a
+        carried space costs ``k`` products per system to re-project, and
+        every iteration orthogonalises against it.  (On Darcy sequences with
+        Jacobi, GCRO-DR with ``k=10`` is 1.5-1.7x faster than with
+        :func:`gcrodr`'s own ``k=20``; ``k=20`` saves about 10 % of the
+        products when neighbouring systems are very close.)
         ``"gmres"`` restarts after 40 by default.  Give one and the other
         follows it (``m >= 2 k``, ``k <= m / 2``).
     recycle : {True, False, "auto"}, optional
@@ -583,6 +590,7 @@ def solve_sequence(
     for i, (A, b, _) in enumerate(items):
         n0 = _check_system(i, A, b, n0)
     order = _check_order(order, N)
+    k_in, m_in = k, m
     k, m = _default_k_m(k, m, precond, method)
     if method in ("gcrodr", "rcg", "auto"):
         from ._gcrodr import check_k_m
@@ -629,6 +637,7 @@ def solve_sequence(
     if method == "auto":
         rng = np.random.default_rng(0)
         method = "rcg" if all(_looks_spd(A, n0, rng) for A, _, _ in items) else "gcrodr"
+        k, m = _default_k_m(k_in, m_in, precond, method)
 
     from ._cg import cg
     from ._gcrodr import gcrodr
