@@ -10,7 +10,7 @@ Sections (the performance targets of issue 3):
 
 * ``skr``    N Darcy systems (``lrsolve.problems.darcy_sequence``, independent log-normal
              fields), rtol 1e-7, the same preconditioner (``--precond``, default Jacobi):
-             sorted GCRO-DR(m, k) warm started (``--m 40 --k 20``; ``--recycle
+             sorted GCRO-DR(m, k) warm started (``--m 40 --k 10``; ``--recycle
              true|false|auto`` is ``solve_sequence``'s ``recycle``) vs independent
              GMRES(40): products ratio (target >= 10) and wall-time ratio (target >= 5).
 * ``strong`` the same systems: the strong baseline -- independent AMG-preconditioned CG,
@@ -279,7 +279,8 @@ def main(argv=None):
     parser.add_argument("--rtol", type=float, default=1e-7)
     parser.add_argument("--maxiter", type=int, default=None)
     parser.add_argument("--only", default="skr,strong,heat", help="comma-separated sections")
-    parser.add_argument("--k", type=int, default=20, help="GCRO-DR recycled vectors (20)")
+    parser.add_argument("--k", type=int, default=10,
+                        help="GCRO-DR recycled vectors (10, solve_sequence's default)")
     parser.add_argument("--m", type=int, default=40, help="GCRO-DR cycle length (40)")
     parser.add_argument("--strong-k", type=int, default=3,
                         help="recycled vectors with the re-used AMG set-up (3)")
