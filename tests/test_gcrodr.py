@@ -316,3 +316,16 @@ def test_same_precond_hint(dtype, rtol):
     assert np.linalg.norm(A2 @ U - C) <= 1e3 * np.finfo(dtype).eps * np.linalg.norm(C)
     with pytest.raises(TypeError, match="same_precond"):
         gcrodr(A2, b, recycle=first.recycle, precond="jacobi", same_precond="yes")
+
+
+@pytest.mark.parametrize("precond", [None, "jacobi"])
+def test_recycle_space_with_nan_is_rejected(precond):
+    A = convdiff(12)
+    b = np.ones(144)
+    U = np.random.default_rng(0).standard_normal((144, 4))
+    U[3, 2] = np.nan
+    with pytest.raises(ValueError, match="recycle.U contains NaN"):
+        gcrodr(A, b, k=4, m=10, precond=precond, recycle=RecycleSpace(U, U.copy()))
+    with pytest.raises(ValueError, match="recycle.U contains NaN"):
+        lrsolve.krylov.rcg(lrsolve.operators.poisson((12, 12)).tocsr(), b, k=4, m=10,
+                           precond=precond, recycle=RecycleSpace(U, U.copy()))

@@ -328,6 +328,9 @@ def prepare_space(recycle, op, fingerprint, same_operator, bk, prec, pfp, tally,
         return xp.ascontiguousarray(bk.asarray(a).T[cut])
 
     Ur, Cr = rows(recycle.U), rows(recycle.C)
+    if not bool(xp.isfinite(Ur).all()):
+        raise ValueError("recycle.U contains NaN or Inf: pass a finite space, or recycle=None "
+                         "to start afresh")
     if same_operator is not None:
         same = bool(same_operator)
     else:
