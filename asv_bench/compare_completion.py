@@ -205,6 +205,8 @@ def exact_kernel(fn):
 
 
 def section_omega(args, out):
+    if args.rounds > 1:
+        return section_omega_rounds(args, out)
     m, n, k = (20000, 10000, 10) if args.quick else (200_000, 100_000, 10)
     sizes = [100_000, 200_000, 500_000] if args.quick else [1_000_000, 2_000_000, 5_000_000,
                                                             10_000_000, 20_000_000]
@@ -304,6 +306,65 @@ def section_omega(args, out):
         res["baseline"] = str(args.omega_baseline)
     if before:
         res["before"] = str(before)
+    log(f"load average after the section: {_loadavg()}")
+    out["omega"] = res
+
+
+def section_omega_rounds(args, out):
+    """``omega`` with ``--rounds R``: every size timed in each of R interleaved rounds.
+
+    All problems are built first; each round times every size once (``sweeps`` sweeps, the
+    fastest of sweeps 2.. counts), in ascending order in even rounds and descending in odd
+    ones, so a change of the machine's background load during the run falls on all sizes
+    alike instead of on the sizes that happen to run at that time.  Reported: the slope of
+    each round, their median and range, and the slope of the per-size minimum over the
+    rounds (each size's least disturbed sweep).
+    """
+    m, n, k = (20000, 10000, 10) if args.quick else (200_000, 100_000, 10)
+    sizes = [100_000, 200_000, 500_000] if args.quick else [1_000_000, 2_000_000, 5_000_000,
+                                                            10_000_000, 20_000_000]
+    if args.max_omega:
+        sizes = [s for s in sizes if s <= args.max_omega]
+    solvers = ("exact", "cg")
+    log(f"## time per sweep vs |Omega|, {args.rounds} interleaved rounds: {m} x {n}, rank {k} "
+        f"(float64, reg 0.05), fastest of sweeps 2-{args.sweeps} per size and round")
+    log(f"load average before the section: {_loadavg()}")
+    warm = observations(random_problem(200, 100, k, 5000)[:3])
+    for s in solvers:
+        sweep_time(warm, k, s, 1)  # compile outside the timings
+    probs = []
+    for nnz in sizes:
+        r, c, v, _, _ = random_problem(m, n, k, nnz, seed=1)
+        probs.append(observations((r, c, v), shape=(m, n)))
+        del r, c, v
+    times = {s: np.full((args.rounds, len(sizes)), np.nan) for s in solvers}
+    for rnd in range(args.rounds):
+        order = range(len(sizes)) if rnd % 2 == 0 else range(len(sizes) - 1, -1, -1)
+        for j in order:
+            for s in solvers:
+                times[s][rnd, j] = sweep_time(probs[j], k, s, args.sweeps)
+        slopes = {s: fit_slope(sizes, times[s][rnd]) for s in solvers}
+        log(f"round {rnd + 1} (load {_loadavg()}): " + "; ".join(
+            f"{s} " + " ".join(f"{t:.3f}" for t in times[s][rnd]) + f" s, slope {slopes[s]:.3f}"
+            for s in solvers))
+    del probs
+    res = {"shape": [m, n], "rank": k, "sizes": sizes, "rounds": args.rounds}
+    log(f"{'|Omega|':>10} " + " ".join(f"{s + ' min':>10} {s + ' median':>12}" for s in solvers))
+    for j, nnz in enumerate(sizes):
+        log(f"{nnz:>10d} " + " ".join(
+            f"{np.min(times[s][:, j]):>10.3f} {np.median(times[s][:, j]):>12.3f}"
+            for s in solvers))
+    for s in solvers:
+        per_round = [fit_slope(sizes, t) for t in times[s]]
+        s_min = fit_slope(sizes, times[s].min(axis=0))
+        s_med = fit_slope(sizes, np.median(times[s], axis=0))
+        a, b = fit_affine(sizes, times[s].min(axis=0))
+        log(f"{s:>5}: slope of the per-size minimum {s_min:.3f}, of the per-size median "
+            f"{s_med:.3f}; per round median {np.median(per_round):.3f}, range "
+            f"{min(per_round):.3f}-{max(per_round):.3f} (target 0.9..1.1); fit of the minimum: "
+            f"a = {1e3 * a:.1f} ms, b = {1e9 * b:.1f} ns per entry")
+        res[s] = {"times": times[s].tolist(), "slope_min": s_min, "slope_median": s_med,
+                  "slopes_per_round": per_round, "fit_min": {"a_s": a, "b_s": b}}
     log(f"load average after the section: {_loadavg()}")
     out["omega"] = res
 
@@ -720,6 +781,10 @@ def main(argv=None):
     p.add_argument("--max-omega", type=int, default=None, help="largest |Omega| of 'omega'")
     p.add_argument("--sweeps", type=int, default=4,
                    help="omega: sweeps per timing; the fastest of sweeps 2.. counts (default 4)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="omega: time every size in R interleaved rounds (all problems built "
+                   "first; ascending and descending order alternate) and report the slope of "
+                   "the per-size minimum and the per-round slopes (default 1: one pass)")
     p.add_argument("--omega-baseline", default=None,
                    help="omega: also time the exact sweep with the mc_als_exact of this copy of "
                    "lrsolve/_kernels/_numba_completion.py (e.g. from git show)")

@@ -329,3 +329,49 @@ def test_recycle_space_with_nan_is_rejected(precond):
     with pytest.raises(ValueError, match="recycle.U contains NaN"):
         lrsolve.krylov.rcg(lrsolve.operators.poisson((12, 12)).tocsr(), b, k=4, m=10,
                            precond=precond, recycle=RecycleSpace(U, U.copy()))
+
+
+def test_fingerprint_of_a_new_object_at_a_freed_address_differs():
+    """CPython reuses a freed object's id: a space must not look valid for the next operator."""
+    n = 30
+    tokens = []
+    for s in (1.0, 2.0, 3.0, 4.0):
+        op = spla.aslinearoperator(sp.eye(n, format="csr") * s)
+        tokens.append(operator_fingerprint(op))
+        assert operator_fingerprint(op) == tokens[-1]  # the live object keeps its identity
+        del op
+    assert len(set(tokens)) == len(tokens)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_space_from_a_freed_operator_is_reprojected(dtype):
+    L = convdiff(12, dtype=dtype)
+    n = L.shape[0]
+    b = np.ones(n, dtype=dtype)
+    space = None
+    for s in (1.0, 50.0, 1.0):
+        A = spla.aslinearoperator((sp.eye(n, dtype=dtype) * s + L).tocsr())
+        res = gcrodr(A, b, rtol=1e-5, k=5, m=20, recycle=space)
+        assert res.info == 0
+        assert res.extra["reprojected"] is (space is not None)
+        M = (sp.eye(n, dtype=dtype) * s + L).tocsr()
+        assert relres(M, res.x, b) <= 1e-5 * (1 + 1e-3)
+        space = res.recycle
+        del A
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_singular_matrix_reports_breakdown(dtype):
+    A = sp.diags(np.r_[np.ones(9), 0.0]).tocsr().astype(dtype)
+    res = gcrodr(A, np.ones(10, dtype=dtype))
+    assert res.info == -3 and not res.converged
+    assert "singular" in res.message
+    n = 64
+    A = lrsolve.operators.poisson((8, 8)).tocsr().astype(dtype)
+    res = gcrodr(A, np.ones(n, dtype=dtype), M=np.zeros((n, n), dtype=dtype))
+    assert res.info == -3 and "singular" in res.message
+    # a consistent right-hand side of the singular matrix is still solved
+    A = sp.diags(np.r_[np.ones(9), 0.0]).tocsr().astype(dtype)
+    res = gcrodr(A, np.r_[np.ones(9), 0.0].astype(dtype))
+    assert res.info == 0
+    assert np.linalg.norm(A @ res.x - np.r_[np.ones(9), 0.0]) <= 1e-4

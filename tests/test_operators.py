@@ -17,7 +17,7 @@ import scipy.sparse.linalg as sla
 
 import lrsolve
 from lrsolve._kernels import _numba_stencil, _reference_stencil
-from lrsolve.operators import PoissonOperator, poisson
+from lrsolve.operators import PoissonOperator, as_operator, poisson
 
 BCS = ["dirichlet", "neumann", "periodic"]
 SHAPES = [(7,), (4, 6), (3, 4, 5)]
@@ -502,3 +502,22 @@ def test_cupy_cg_and_host_io(rng):
         res_h = lrsolve.cg(op_h, b.get(), rtol=1e-10)
     assert isinstance(res_h.x, np.ndarray)
     np.testing.assert_allclose(res_h.x, res.x.get(), rtol=1e-8, atol=1e-12)
+
+
+def test_vectors_of_the_wrong_length_are_rejected_not_read_past_the_end():
+    A = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(6, 6), format="csr")
+    op = as_operator(A)
+    for bad in (np.arange(1.0, 3.0), np.ones(8), np.ones((6, 2))[:, 0:1]):
+        with pytest.raises(ValueError, match="6 entries"):
+            op.matvec(bad)
+    with pytest.raises(ValueError, match="6 entries"):
+        op @ np.ones(8)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_aslinearoperator_takes_column_vectors_and_matrices(dtype):
+    A = (sp.diags([-1.0, 2.5, -1.0], [-1, 0, 1], shape=(7, 7), format="csr")).astype(dtype)
+    L = as_operator(A).aslinearoperator()
+    X = np.arange(21.0, dtype=dtype).reshape(7, 3)
+    np.testing.assert_allclose(L.matvec(X[:, :1]), A @ X[:, :1], rtol=1e-6)
+    np.testing.assert_allclose(L @ X, A @ X, rtol=1e-6)

@@ -745,3 +745,19 @@ def test_unapply_inverts_apply(name, engine, dtype):
 def test_unapply_absent_where_no_cheap_inverse(name):
     A = load("nos4", np.float64)
     assert make(name, A)._unapply is None
+
+
+@pytest.mark.parametrize("name", ["jacobi", "ssor", "ic0", "chebyshev", "amg"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_preconditioner_vector_length_and_scipy_linear_operator(name, dtype):
+    A = lrsolve.operators.poisson((6, 6)).tocsr().astype(dtype)
+    n = A.shape[0]
+    P = getattr(lrsolve.precond, name)(A)
+    with pytest.raises(ValueError, match=f"{n} entries"):
+        P @ np.ones(n - 3, dtype=dtype)
+    # SciPy's LinearOperator contract: (n,), (n, 1) and matrices
+    L = P.aslinearoperator()
+    X = np.random.default_rng(0).standard_normal((n, 3)).astype(dtype)
+    ref = np.stack([P @ X[:, j] for j in range(3)], axis=1)
+    np.testing.assert_allclose(L.matvec(X[:, :1])[:, 0], ref[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(L @ X, ref, rtol=1e-6)

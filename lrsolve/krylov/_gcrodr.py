@@ -342,7 +342,7 @@ def gcrodr(
         Bh = np.zeros((kc, steps), dtype=hdt)
         est = beta
         jc = 0
-        lucky = False
+        lucky = singular = False
         stop = False
         for j in range(steps):
             if niter >= maxiter:
@@ -389,7 +389,16 @@ def gcrodr(
                 est, diag = hs.add(hcol)
                 hist.append(est)
                 jc = jj + 1
-                if abs(diag) <= eps * azn or azn == 0.0 or abs(hcol[jj + 1]) <= eps * azn:
+                if abs(diag) <= eps * azn or azn == 0.0:
+                    # the new column is dependent on the earlier ones (A M looks singular):
+                    # it is left out of the least-squares problem, whose triangle it would
+                    # make singular
+                    jc = jj
+                    singular = stop = True
+                    if len(hist) > 1:
+                        hist[-1] = hist[-2]
+                    break
+                if abs(hcol[jj + 1]) <= eps * azn:
                     lucky = stop = True
                     break
                 if est <= tol:
@@ -435,6 +444,14 @@ def gcrodr(
         if niter >= maxiter:
             info = niter
             message = f"maxiter={maxiter} iterations reached without meeting the tolerance"
+            break
+        if singular:
+            info = -3
+            message = (
+                f"breakdown at iteration {niter}: A (times the preconditioner) maps a Krylov "
+                f"vector into the earlier ones, so A looks singular; the true residual "
+                f"{true_res:.3g} stays above the tolerance {tol:.3g}"
+            )
             break
         if lucky and jc > 0 and true_res > prev_res * (1.0 - max(_STALL_FRACTION, 100 * eps)):
             info = -3

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import weakref
+
 import numpy as np
 
 from .._backend import array_kind
@@ -224,7 +227,40 @@ def operator_fingerprint(A):
                 return ("dense", shape, dtype, _hash_arrays(A))
     except (TypeError, ValueError, AttributeError):  # pragma: no cover - exotic inputs
         pass
-    return ("object", shape, dtype, id(A))
+    return ("object", shape, dtype, _object_token(A))
+
+
+#: id(obj) -> (weak reference to obj, token): the identity of objects that have no contents
+#: to hash (LinearOperators, callables, preconditioner objects).
+_OBJECT_TOKENS = {}
+_TOKEN_COUNTER = itertools.count()
+
+
+def _object_token(A):
+    """A token that identifies the live object ``A``, never reused for another object.
+
+    ``id(A)`` alone is not enough: CPython gives a new object the address (and so the
+    id) of one just freed, and a loop that builds a new operator per system would find
+    its predecessor's space "for the same operator".  The token is kept with a weak
+    reference to ``A`` and dropped with it; an object without weak references gets a
+    fresh token each time (its spaces are always re-projected: safe, never stale).
+    """
+    key = id(A)
+    entry = _OBJECT_TOKENS.get(key)
+    if entry is not None and entry[0]() is A:
+        return entry[1]
+    token = next(_TOKEN_COUNTER)
+
+    def forget(ref, key=key):
+        if _OBJECT_TOKENS.get(key, (None,))[0] is ref:
+            del _OBJECT_TOKENS[key]
+
+    try:
+        ref = weakref.ref(A, forget)
+    except TypeError:
+        return ("unique", token)
+    _OBJECT_TOKENS[key] = (ref, token)
+    return token
 
 
 def check_space(recycle, n, dtype, name):

@@ -26,6 +26,16 @@ from .._validation import solve_dtype
 __all__ = ["Operator", "as_operator", "aslinearoperator"]
 
 
+def _check_vector(x, n, name, obj):
+    """A clear error for a vector of the wrong shape (the kernels do not check bounds)."""
+    shape = getattr(x, "shape", None)
+    if shape != (n,):
+        raise ValueError(
+            f"{name} must be a vector of {n} entries (shape ({n},)) for this "
+            f"{obj.shape[0]}x{obj.shape[1]} {type(obj).__name__}, got shape {shape}"
+        )
+
+
 class Operator(abc.ABC):
     """Base class of lrsolve operators (square, linear, on one backend).
 
@@ -57,6 +67,7 @@ class Operator(abc.ABC):
 
     def matvec(self, x, out=None):
         """Return ``A @ x`` (written into ``out`` when given)."""
+        _check_vector(x, self.shape[1], "x", self)
         if out is None:
             out = self.xp.empty(self.shape[0], dtype=np.result_type(self.dtype, x.dtype))
         self._matvec(x, out)
@@ -107,8 +118,11 @@ class Operator(abc.ABC):
 
     def aslinearoperator(self):
         """Return a SciPy (or cupyx) ``LinearOperator`` applying this operator."""
+        xp = self.xp
+        # SciPy hands a matvec shape (n,) or (n, 1) and reshapes the result itself
         return self.backend.xsp.sparse.linalg.LinearOperator(
-            self.shape, matvec=self.matvec, dtype=self.dtype
+            self.shape, matvec=lambda v: self.matvec(xp.asarray(v).reshape(-1)),
+            dtype=self.dtype
         )
 
     def __repr__(self):

@@ -14,7 +14,7 @@ import numpy as np
 
 from .._backend import array_kind, get_backend
 from .._kernels import get_kernel
-from ..operators._base import Operator, as_operator
+from ..operators._base import Operator, _check_vector, as_operator
 
 __all__ = ["Preconditioner", "register", "available", "make_preconditioner"]
 
@@ -52,6 +52,7 @@ class Preconditioner(abc.ABC):
 
     def apply(self, r, out=None):
         """Return ``M r`` (written into ``out`` when given)."""
+        _check_vector(r, self.shape[0], "r", self)
         if out is None:
             out = self.backend.xp.empty_like(r)
         self._apply(r, out)
@@ -73,8 +74,10 @@ class Preconditioner(abc.ABC):
 
         Lets the object be used as ``M=`` in SciPy's solvers.
         """
+        xp = self.backend.xp
+        # SciPy hands a matvec shape (n,) or (n, 1) and reshapes the result itself
         return self.backend.xsp.sparse.linalg.LinearOperator(
-            self.shape, matvec=self.apply, dtype=self.dtype
+            self.shape, matvec=lambda v: self.apply(xp.asarray(v).reshape(-1)), dtype=self.dtype
         )
 
     def __repr__(self):
