@@ -201,14 +201,12 @@ def section_ideal(problems, args):
     for p in probs:
         A, b = p.A.tocsr(), p.b
         d = A.diagonal()
-        for key, fn in (("gmres40", lambda: lrsolve.gmres(A, b, rtol=args.rtol, precond=pc,
-                                                           restart=40, maxiter=maxiter)),
-                        ("full", lambda: lrsolve.gmres(A, b, rtol=args.rtol, precond=pc,
-                                                        restart=min(maxiter, 3000), maxiter=maxiter)),
-                        ("pcg", lambda: lrsolve.cg(A, b, rtol=args.rtol, precond=pc,
-                                                   maxiter=maxiter))):
+        runs = (("gmres40", lrsolve.gmres, {"restart": 40}),
+                ("full", lrsolve.gmres, {"restart": min(maxiter, 3000)}),
+                ("pcg", lrsolve.cg, {}))
+        for key, solver, extra in runs:
             t0 = time.perf_counter()
-            res = fn()
+            res = solver(A, b, rtol=args.rtol, precond=pc, maxiter=maxiter, **extra)
             tot[key][1] += time.perf_counter() - t0
             tot[key][0] += res.n_matvec
         B = sps.diags(d) if pc == "jacobi" else None
@@ -219,14 +217,11 @@ def section_ideal(problems, args):
             # gcrodr takes the space in the variables of the preconditioned operator
             # (U = M S with M = D^-1): S = D U
             S = np.ascontiguousarray(d[:, None] * U) if pc == "jacobi" else U
-            for key, fn in ((f"gcrodr{kk}", lambda: gcrodr(
-                                 A, b, rtol=args.rtol, precond=pc, k=kk, m=max(2 * kk, 40),
-                                 recycle=RecycleSpace(S, A @ S), maxiter=maxiter)),
-                            (f"rcg{kk}", lambda: rcg(
-                                 A, b, rtol=args.rtol, precond=pc, k=kk, m=2 * kk,
-                                 recycle=RecycleSpace(U, A @ U), maxiter=maxiter))):
-                t0 = time.perf_counter()
-                res = fn()
+            for key, solver, mm, W in ((f"gcrodr{kk}", gcrodr, max(2 * kk, 40), S),
+                                       (f"rcg{kk}", rcg, 2 * kk, U)):
+                t0 = time.perf_counter()  # the space's images A W are part of the timing
+                res = solver(A, b, rtol=args.rtol, precond=pc, k=kk, m=mm, maxiter=maxiter,
+                             recycle=RecycleSpace(W, A @ W))
                 tot[key][1] += time.perf_counter() - t0
                 tot[key][0] += res.n_matvec
     g_mv, g_t = tot["gmres40"]

@@ -17,6 +17,13 @@ def check_tolerances(rtol, atol, bnorm):
             raise TypeError(f"{name} must be a non-negative real number, got {val!r}")
         if not math.isfinite(val) or val < 0:
             raise ValueError(f"{name} must be a finite number >= 0, got {val!r}")
+    if not math.isfinite(float(bnorm)):
+        # b is finite (checked before), but the sum of its squares overflows the dtype: every
+        # residual norm would too, and "converged" could not be told from "overflowed"
+        raise ValueError(
+            "the norm of b overflows its dtype (entries of order 1e154 or more in float64, "
+            "1e19 in float32): rescale the system, e.g. solve with b / s for s = max|b| and "
+            "multiply the solution by s")
     return max(float(rtol) * float(bnorm), float(atol))
 
 

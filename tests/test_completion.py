@@ -601,6 +601,21 @@ def test_load_movielens_synthetic_file(tmp_path, rng):
     bad.write_text("0\t2\t3\t5\n")
     with pytest.raises(ValueError, match="1-based"):
         load_movielens(bad)
+    # a short line next to a long one: the token count is a multiple of 4, the lines are not
+    bad.write_text("1\t2\t5\t881250949\n1\t2\t5\n3\t1\t3\t891717742\t9\n")
+    with pytest.raises(ValueError, match="line 2: expected 4 fields per line"):
+        load_movielens(bad)
+    bad.write_text("1\t2\t5\t1\n1.7\t1\t3\t2\n")
+    with pytest.raises(ValueError, match="user id '1.7' in rating 2 is not an integer"):
+        load_movielens(bad)
+    bad.write_text("1\t2\tnan\t1\n")
+    with pytest.raises(ValueError, match="rating 1 is not finite"):
+        load_movielens(bad)
+    bad.write_text("\n\n")
+    with pytest.raises(ValueError, match="no ratings"):
+        load_movielens(bad)
+    bad.write_text("1\t2\t5\t1\n\n2\t1\t4\t2\n\n")  # blank lines are skipped
+    assert load_movielens(bad)[2].tolist() == [5.0, 4.0]
 
 
 # ----------------------------------------------------------------------------- GPU
@@ -675,7 +690,8 @@ def test_cg_kernels_solve_short_rows_exactly(dtype, rng, monkeypatch):
     F = rng.standard_normal((n, k)).astype(dtype)
     X0 = rng.standard_normal((m, k)).astype(dtype)
     lam = (0.1 * o.row_counts).astype(dtype)
-    lam[5] = 0  # a short row without regularisation: CG
+    lam[5] = 0  # a short row without regularisation: the minimum-norm solution
+    lam[12] = 0  # a long row without regularisation: CG
     args = (o.row_ptr, o.row_idx, o.row_vals, F, lam)
     emax = cg_exact_max(k, steps)
     assert emax == 5
@@ -684,7 +700,13 @@ def test_cg_kernels_solve_short_rows_exactly(dtype, rng, monkeypatch):
                                               exact_max=0)
     cnt = np.asarray(o.row_counts)
     short = (cnt > 0) & (cnt <= emax) & (lam > 0)
-    assert short.sum() == 9 and (~short & (cnt > 0)).sum() == 15
+    under = (cnt > 0) & (cnt < k) & (lam == 0)
+    assert short.sum() == 9 and under.sum() == 1 and (~short & ~under & (cnt > 0)).sum() == 14
+    ptr, idx, vals = (np.asarray(a) for a in (o.row_ptr, o.row_idx, o.row_vals))
+    for i in np.flatnonzero(under):  # min-norm: in the row space of its sampled rows
+        exact[i] = np.linalg.pinv(F[idx[ptr[i]:ptr[i + 1]]].astype(np.float64)) @ vals[
+            ptr[i]:ptr[i + 1]]
+    short |= under
     # CG with two steps is not yet exact on the longer rows: the two answers differ there
     assert np.abs(plain[cnt > 8] - exact[cnt > 8]).max() > 1e-3
     tol = 2e-4 if dtype == np.float32 else 1e-10
@@ -777,3 +799,28 @@ def test_sparse_times_dense_kernels_match_scipy(dtype, m, n, nnz):
         assert a.dtype == dtype and b.dtype == dtype and b.shape == (n, 6)
         np.testing.assert_allclose(a, S @ W, rtol=tol, atol=tol * np.abs(S @ W).max())
         np.testing.assert_allclose(b, S.T @ Y, rtol=tol, atol=tol * np.abs(S.T @ Y).max())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+def test_cg_without_regularisation_stays_bounded_on_short_rows(dtype, engine):
+    """reg=0 with rows and columns of fewer entries than the rank: their systems are
+    singular; the cg solver takes their minimum-norm solution, so the factors stay bounded
+    and the fit matches the exact solver's (it used to drift to |U| ~ 1e17)."""
+    rng = np.random.default_rng(4)
+    m, n = 10, 8
+    M = rng.standard_normal((m, 3)) @ rng.standard_normal((3, n))
+    mask = rng.random(M.shape) < 0.6
+    mask[0] = False
+    mask[0, 2] = True  # a row with one entry
+    mask[:, 1] = False
+    mask[3, 1] = True  # a column with one entry
+    r, c = np.nonzero(mask)
+    v = M[r, c].astype(dtype)
+    with lrsolve.backend(engine=engine):
+        ex = altmin((r, c, v), 3, reg=0.0, solver="exact", maxiter=30, rng=0)
+        cg = altmin((r, c, v), 3, reg=0.0, solver="cg", maxiter=30, rng=0)
+    assert cg.U.dtype == dtype
+    assert np.isfinite(cg.U).all() and np.isfinite(cg.V).all()
+    assert np.abs(cg.U).max() < 1e3 and np.abs(cg.V).max() < 1e3
+    assert cg.history["train_rmse"][-1] <= max(2 * ex.history["train_rmse"][-1], 0.1)

@@ -336,3 +336,35 @@ def test_gpu_prox_matches_cpu(rng):
     X = rng.standard_normal((300, 250))
     np.testing.assert_allclose(prox.prox_nuclear(cp.asarray(X), 20.0, method="partial").get(),
                                prox.prox_nuclear(X, 20.0, method="full"), atol=1e-8)
+
+
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+def test_soft_threshold_keeps_nan(engine):
+    x = np.array([1.0, np.nan, -2.0, 0.1])
+    with lrsolve.backend(engine=engine):
+        y = prox.prox_l1(x, 0.5)
+    assert np.isnan(y[1])
+    np.testing.assert_array_equal(y[[0, 2, 3]], [0.5, -1.5, 0.0])
+
+
+def test_nmf_bad_input_and_array_likes():
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    X = np.abs(rng.standard_normal((8, 6)))
+    Xn = X.copy()
+    Xn[0, 0] = np.nan
+    for bad in (Xn, sp.csr_matrix(Xn)):
+        with pytest.raises(ValueError, match="X contains NaN or Inf"):
+            prox.nmf(bad, 2)
+    with pytest.raises(ValueError, match="X contains NaN or Inf"):
+        prox.nmf(Xn, 2, init="random")
+    with pytest.raises(ValueError, match=r"init=\(W0, H0\) contains NaN"):
+        prox.nmf(X, 2, init=(np.full((8, 2), np.nan), np.ones((2, 6))))
+    W16, _ = prox.nmf(X.astype(np.float16), 2)
+    assert W16.dtype == np.float32
+    lst = prox.nmf(X.tolist(), 2)
+    ref = prox.nmf(X, 2)
+    np.testing.assert_allclose(lst.x @ lst.H, ref.x @ ref.H)
+    full = prox.nmf(sp.csr_matrix(X), 6)  # rank = min(shape) with the nndsvd start
+    assert full.x.shape == (8, 6) and full.relative_error <= 0.05

@@ -395,3 +395,86 @@ def test_example_nmf(tmp_path):
     assert rows["lrsolve"][0] <= rows["sklearn"][0] * (1 + 1e-3)
     if _has_mpl():
         assert (tmp_path / "n.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("working_set", [True, False])
+def test_elastic_net_l1_ratio_zero_is_ridge(dtype, working_set):
+    """l1_ratio=0 is ridge regression (scikit-learn's convention): the closed form, and a
+    duality gap that certifies it (it used to stay at the primal value)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 30))
+    y = rng.standard_normal(50)
+    res = prox.elastic_net(X.astype(dtype), y.astype(dtype), 0.1, 0.0, fit_intercept=False,
+                           tol=1e-12, working_set=working_set)
+    w = np.linalg.solve(X.T @ X + 50 * 0.1 * np.eye(30), X.T @ y)
+    assert res.converged
+    assert res.x.dtype == dtype
+    tol = 1e-3 if dtype == np.float32 else 1e-5
+    np.testing.assert_allclose(res.x, w, atol=tol)
+    from sklearn.linear_model import ElasticNet
+
+    sk = ElasticNet(alpha=0.1, l1_ratio=0.0, fit_intercept=False, tol=1e-12,
+                    max_iter=100000).fit(X, y)
+    np.testing.assert_allclose(res.x, sk.coef_, atol=tol)
+
+
+def test_lasso_argument_checks():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((20, 8))
+    y = rng.standard_normal(20)
+    with pytest.raises(ValueError, match="p0"):
+        prox.lasso(X, y, 0.1, p0=0)
+    with pytest.raises(ValueError, match="coef_init contains NaN"):
+        prox.lasso(X, y, 0.1, coef_init=np.full(8, np.nan))
+    res = prox.lasso(X, y, 0.0, fit_intercept=False, maxiter=50)
+    assert not res.converged and "lstsq" in res.message
+    np.testing.assert_allclose(res.x, np.linalg.lstsq(X, y, rcond=None)[0], atol=1e-6)
+
+
+def test_proximal_gradient_rejects_nan_and_stops_when_no_step_decreases():
+    rng = np.random.default_rng(2)
+    A = rng.standard_normal((10, 5))
+    b = np.ones(10)
+    b[0] = np.nan
+    with pytest.raises(ValueError, match="b contains NaN"):
+        prox.LeastSquares(A, b)
+    f = prox.LeastSquares(A, np.ones(10))
+    with pytest.raises(ValueError, match="x0 contains NaN"):
+        prox.proximal_gradient(f, prox.L1(0.1), np.full(5, np.nan))
+
+    class NaNAway:  # finite only at 0: no step can decrease it
+        def value(self, x):
+            return 0.0 if np.all(x == 0) else np.nan
+
+        def grad(self, x):
+            return -np.ones_like(x)
+
+        def value_and_grad(self, x):
+            return self.value(x), self.grad(x)
+
+    res = prox.proximal_gradient(NaNAway(), None, np.zeros(5), maxiter=20)
+    assert res.info == -3 and not res.converged and "line search failed" in res.message
+
+
+def test_lasso_leaves_a_non_canonical_sparse_input_alone():
+    """A CSC matrix with unsorted and duplicate row indices is canonicalised on a copy."""
+    rng = np.random.default_rng(3)
+    n, p = 30, 6
+    indptr, indices = [0], []
+    for _ in range(p):
+        col = list(rng.choice(n, 6, replace=False))
+        indices += col[::-1] + [col[0]]  # unsorted, and one row index twice
+        indptr.append(len(indices))
+    indices = np.array(indices, dtype=np.int32)
+    data = rng.standard_normal(len(indices))
+    X = sp.csc_matrix((data, indices, np.array(indptr, dtype=np.int32)), shape=(n, p))
+    before = (X.data.copy(), X.indices.copy(), X.indptr.copy())
+    Xd = X.toarray()  # duplicates summed
+    y = rng.standard_normal(n)
+    res = prox.lasso(X, y, 0.01, fit_intercept=False, tol=1e-10)
+    np.testing.assert_array_equal(X.data, before[0])
+    np.testing.assert_array_equal(X.indices, before[1])
+    np.testing.assert_array_equal(X.indptr, before[2])
+    ref = prox.lasso(Xd, y, 0.01, fit_intercept=False, tol=1e-10)
+    np.testing.assert_allclose(res.x, ref.x, atol=1e-7)

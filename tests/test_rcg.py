@@ -185,3 +185,46 @@ def test_gpu_matches_cpu():
     assert gpu.converged and abs(gpu.niter - cpu.niter) <= 2
     again = rcg(Ad, bd, rtol=1e-8, k=10, m=30, recycle=gpu.recycle)
     assert again.converged and again.niter < gpu.niter
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_indefinite_preconditioner_is_reported_as_such(dtype):
+    A = lrsolve.operators.poisson((8, 8)).tocsr().astype(dtype)
+    n = A.shape[0]
+    b = np.ones(n, dtype=dtype)
+    for M in (np.zeros((n, n), dtype=dtype), -np.eye(n, dtype=dtype)):
+        res = rcg(A, b, M=M)
+        assert res.info == -2 and not res.converged
+        assert "preconditioner is not positive definite" in res.message
+        assert lrsolve.cg(A, b, M=M).info == -2  # the same verdict as cg
+
+
+def test_overflowing_norm_of_b_is_an_error_not_convergence():
+    A = lrsolve.operators.poisson((8, 8)).tocsr()
+    b = 1e160 * np.ones(64)
+    for solver in (lrsolve.cg, lrsolve.gmres, lrsolve.minres, lrsolve.bicgstab, gcrodr, rcg):
+        with pytest.raises(ValueError, match="norm of b overflows"):
+            solver(A, b)
+    # the rescaled system solves
+    res = lrsolve.cg(A, b / 1e160)
+    assert res.info == 0
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_real_amg_object_applies_to_complex_systems(dtype):
+    L = lrsolve.operators.poisson((16, 16)).tocsr()
+    M = lrsolve.precond.amg(L)
+    b = (np.random.default_rng(0).standard_normal(L.shape[0]) * (1 + 0.5j)).astype(dtype)
+    z = M @ b
+    np.testing.assert_allclose(z, (M @ b.real) + 1j * (M @ b.imag), rtol=1e-5, atol=1e-6)
+    res = lrsolve.cg(L.astype(dtype), b, precond=M, rtol=1e-5)
+    assert res.info == 0 and res.x.dtype == dtype
+    assert np.linalg.norm(L @ res.x - b) <= 1e-5 * np.linalg.norm(b) * 1.01
+
+
+def test_callable_preconditioner_errors_name_m():
+    A = lrsolve.operators.poisson((4, 4)).tocsr()
+    with pytest.raises(TypeError, match="the callable M returned NoneType"):
+        lrsolve.cg(A, np.ones(16), M=lambda r: None)
+    with pytest.raises(TypeError, match="the callable A returned NoneType"):
+        lrsolve.cg(lambda x: None, np.ones(16))

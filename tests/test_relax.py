@@ -401,3 +401,18 @@ def test_gpu_reference_sweep_matches_numba():
                                     cupy.asarray(A.indices), None, None, 1.3, cupy.asarray(b),
                                     xg, False)
     np.testing.assert_allclose(xg.get(), x, rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_diverging_omega_costs_the_iteration_limit(dtype):
+    """SOR with omega=1.9 diverges early on this nonsymmetric matrix: its few iterations
+    must not look cheap to the bandit (a failed solve costs the limit, 10 n by default)."""
+    A = sp.diags([0.5, 1.0, -0.45], [-1, 0, 1], shape=(30, 30), format="csr").astype(dtype)
+    b = np.ones(30, dtype=dtype)
+    diverge = relax.sor(A, b, omega=1.9)
+    assert not diverge.converged and diverge.niter < 30
+    res = relax.tune_omega([(A, b)] * 40, omegas=[1.0, 1.9], method="sor", rng=0,
+                           hindsight=True, rtol=1e-5)
+    assert res.best_fixed_omega == 1.0
+    assert res.converged.sum() >= 30
+    assert res.fixed_iterations[0, 1] == 300  # the failed omega: 10 n

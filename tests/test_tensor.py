@@ -607,3 +607,33 @@ def test_gpu_matches_cpu(rng):
         out = lt.sthosvd(X, tol=0.01)
     assert isinstance(out.core, np.ndarray)
     assert out.rank == lt.sthosvd(X, tol=0.01).rank
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tensor_ring_als_checks_ranks_against_the_data_and_init(dtype):
+    X = np.random.default_rng(0).standard_normal((4, 5, 6)).astype(dtype)
+    with pytest.raises(ValueError, match=r"rank\[0\] \* rank\[1\] = 400 exceeds the 30 entries"):
+        lt.tensor_ring(X, rank=20, method="als")
+    t2 = lt.tensor_ring(X, rank=2, method="als", maxiter=5)
+    with pytest.raises(ValueError, match=r"init has ranks \(2, 2, 2\) but rank= asks for"):
+        lt.tensor_ring(X, rank=3, method="als", init=t2)
+    t3 = lt.tensor_ring(X, rank=2, method="als", init=t2, maxiter=20)
+    assert t3.rank == (2, 2, 2, 2)
+    assert t3.relative_error(X) <= t2.relative_error(X) + 1e-5
+
+
+def test_derived_tucker_ranks_fit_unbalanced_shapes():
+    """An int, a fraction or 'same' is clipped to what a core allows (each rank at most the
+    product of the others); an explicit tuple is still checked."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2, 2, 30))
+    t = lt.tucker(X, rank="same")
+    assert all(r <= np.prod([q for j, q in enumerate(t.rank) if j != k])
+               for k, r in enumerate(t.rank))
+    assert lt.tucker(rng.standard_normal((2, 3, 20)), rank=10).rank == (2, 3, 6)
+    assert lt.validate_tucker_rank((2, 2, 50), 0.5) == (1, 1, 1)
+    Y = rng.standard_normal((2, 3, 20))
+    full = lt.tucker(Y, rank=10)
+    assert full.relative_error(Y) < 1e-10  # (2, 3, 6) is exact: the mode-2 rank is 6
+    with pytest.raises(ValueError, match=r"rank\[2\]=5 is larger than the data allows"):
+        lt.validate_tucker_rank((2, 2, 30), (2, 2, 5))

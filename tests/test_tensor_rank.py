@@ -647,3 +647,76 @@ def test_tr_ranks_for_tol_planted_tt_and_bad_input(rng):
         sel.tr_ranks_for_tol(X, 1.5)
     with pytest.raises(ValueError, match="at least 3 dimensions"):
         sel.tr_ranks_for_tol(np.ones((4, 5)), 0.1)
+
+
+def _ring3(seed=0):
+    rng = np.random.default_rng(seed)
+    G = [rng.standard_normal(s) for s in [(2, 4, 2), (2, 5, 2), (2, 6, 2)]]
+    return np.einsum("aib,bjc,cka->ijk", *G)
+
+
+@pytest.mark.parametrize("topology", ["tr", "tt"])
+@pytest.mark.parametrize("budget", [15, 30, 60])
+def test_structure_search_starts_inside_the_budget(topology, budget):
+    """TnALE's default start (ranks 2) can exceed a small budget: it is lowered to fit (it
+    used to be skipped and the search ended in a KeyError)."""
+    X = _ring3()
+    res = lrsolve.tensor.tn_structure_search(X, budget=budget, topology=topology, rng=0)
+    assert res.size <= budget and res.n_evals >= 1
+    full = lrsolve.tensor.tn_structure_search(X, budget=10**6, topology=topology, rng=0)
+    assert full.rel_error <= res.rel_error + 1e-12
+    if topology == "tr" and budget >= 60:
+        assert res.rel_error < 1e-8  # the planted ring (60 parameters) fits
+
+
+def test_structure_search_checks_init_ranks():
+    X = _ring3()
+    with pytest.raises(ValueError, match=r"init_ranks\[0\] must be 1 for topology='tt'"):
+        lrsolve.tensor.tn_structure_search(X, topology="tt", init_ranks=[2, 2, 2])
+    with pytest.raises(ValueError, match=r"init_ranks\[1\]=0 must lie in"):
+        lrsolve.tensor.tn_structure_search(X, init_ranks=[1, 0, 1])
+    with pytest.raises(ValueError, match=r"init_ranks\[2\]=99 must lie in"):
+        lrsolve.tensor.tn_structure_search(X, topology="tt", init_ranks=[1, 2, 99])
+
+
+def test_spm_rejects_a_rank_that_fills_the_flattening():
+    rng = np.random.default_rng(0)
+    n = 6
+    A = rng.standard_normal((n, 3))
+    X = np.einsum("ir,jr,kr,lr->ijkl", A, A, A, A)
+    with pytest.raises(ValueError, match="must be smaller than the size 21"):
+        lrsolve.tensor.spm(X, rank=21)
+    N = rng.standard_normal((n,) * 4)
+    S = sum(np.transpose(N, p) for p in itertools.permutations(range(4))) / 24
+    with pytest.raises(ValueError, match="full numerical rank 21"):
+        lrsolve.tensor.spm(X + 0.1 * S, tol=1e-12)
+
+
+@pytest.mark.parametrize("func", ["tt_ranks_for_tol", "tr_ranks_for_tol", "cp_rank",
+                                  "tn_structure_search", "portfolio"])
+def test_rank_selection_on_an_all_zero_tensor_is_a_clear_error(func):
+    Z = np.zeros((4, 5, 6))
+    call = {"tt_ranks_for_tol": lambda: lrsolve.tensor.tt_ranks_for_tol(Z, 0.1),
+            "tr_ranks_for_tol": lambda: lrsolve.tensor.tr_ranks_for_tol(Z, 0.1),
+            "cp_rank": lambda: lrsolve.tensor.cp_rank(Z),
+            "tn_structure_search": lambda: lrsolve.tensor.tn_structure_search(Z),
+            "portfolio": lambda: lrsolve.tensor.tucker_core_shape(Z, 100, method="portfolio")}
+    with pytest.raises(ValueError, match="all zeros"):
+        call[func]()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tensor_ring_meets_the_tolerance_of_tr_ranks_for_tol(dtype):
+    """tensor_ring(X, rank=tr_ranks_for_tol(X, tol)) meets tol: both TR-SVDs fix the signs
+    of the first split the same way (the split's error depends on them)."""
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        shp = tuple(int(s) for s in rng.integers(2, 9, size=rng.integers(3, 5)))
+        X = rng.standard_normal(shp)
+        for k in range(len(shp)):
+            X = np.moveaxis(np.moveaxis(X, k, -1) * (0.5 ** np.arange(shp[k])), -1, k)
+        X = X.astype(dtype)
+        for tol in (0.01, 0.05):
+            r = lrsolve.tensor.tr_ranks_for_tol(X, tol)
+            err = lrsolve.tensor.tensor_ring(X, rank=r).relative_error(X)
+            assert err <= tol * (1 + 1e-3), (seed, shp, tol, r, err)

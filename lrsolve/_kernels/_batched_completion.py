@@ -79,9 +79,13 @@ def mc_als_exact(ptr, idx, vals, F, lam, out):
         A += lr[:, None, None] * eye
         b = Gt @ v[:, :, None]
         empty = (cnt == 0) & (lr == 0)
-        A = xp.where(empty[:, None, None], eye, A)
+        under = (cnt > 0) & (cnt < k) & (lr == 0)  # singular: the minimum-norm solution
+        A = xp.where((empty | under)[:, None, None], eye, A)
         x = xp.linalg.solve(A, b)[:, :, 0]
         x[empty] = 0
+        if bool(under.any()):
+            sel = xp.nonzero(under)[0]
+            x[sel] = (xp.linalg.pinv(G[sel]) @ v[sel][:, :, None])[:, :, 0]
         out[rows] = x
     return out
 
@@ -119,6 +123,11 @@ def mc_als_cg(ptr, idx, vals, F, lam, X0, nsteps, out, exact_max=None):
         x[(cnt == 0) & (lam[rows] == 0)] = 0
         if short is not None:
             x = xp.where(short[:, None], ex, x)
+        if lo < k:  # lam = 0 and fewer entries than k: the minimum-norm solution
+            under = (cnt > 0) & (cnt < k) & (lr[:, 0] == 0)
+            if bool(under.any()):
+                sel = xp.nonzero(under)[0]
+                x[sel] = (xp.linalg.pinv(G[sel]) @ v[sel][:, :, None])[:, :, 0]
         out[rows] = x
     return out
 

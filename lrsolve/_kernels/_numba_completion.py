@@ -12,14 +12,18 @@ Rows are split between threads (``prange``); each row's entries are
   dependency chains, a quarter of the loop and branch overhead), which cuts the
   fixed per-row cost of a sweep by a third to a half (docs/benchmarks/completion.md).
   Rows with at most ``k // 2`` entries (and ``lam > 0``) are solved through their
-  ``n_i x n_i`` dual system instead (``n_i^2 k / 2 + n_i^3 / 6`` multiply-adds).
+  ``n_i x n_i`` dual system instead (``n_i^2 k / 2 + n_i^3 / 6`` multiply-adds), and so
+  are rows with fewer than ``k`` entries and ``lam = 0``, whose ``k x k`` system is
+  singular (the dual gives its minimum-norm solution).
 * ``mc_als_cg`` runs warm-started Jacobi-preconditioned CG on each row without
   the normal matrix: one step costs ``2 n_i k`` multiply-adds (the robust
   alternating minimization of Gu, Song, Yin and Zhang: ``O(|Omega| k)`` per sweep).
   The rows of a chunk run inline in one call (no per-row call or array views).
   Rows with at most ``min(k - 1, nsteps + 3)`` entries (and ``lam > 0``) take the
   exact dual solve of ``mc_als_exact`` instead (``_dual_row``, shared by both kernels):
-  cheaper than their CG steps, and exact.
+  cheaper than their CG steps, and exact.  So do rows with fewer than ``k`` entries and
+  ``lam = 0`` (the minimum-norm solution: CG from the previous factor would keep, and its
+  Jacobi steps add to, the null-space part, and the factors drift without bound).
 * ``mc_sq_residual`` sums the squared training residuals in one pass (partial sums
   per task of rows, added in a fixed order): the training RMSE of a sweep without an
   ``|Omega|``-long residual vector and without a BLAS call.
@@ -232,6 +236,19 @@ def mc_normal_eq(ptr, idx, vals, F, lam, A, b):
 
 
 @jit(inline=True)
+def _pivot_rel(a):
+    """Pivots below this fraction of the largest diagonal entry are raised to it (a singular
+    row system, e.g. ``lam = 0`` and fewer entries than k): 1e-12 in float64, 1e-5 in float32,
+    where 1e-12 lies below the rounding of the factorisation and the clamp would not act."""
+    return 1e-12 if a.itemsize >= 8 else 1e-5
+
+
+@jit(inline=True)
+def _pivot_abs(a):
+    return 1e-300 if a.itemsize >= 8 else 1e-30
+
+
+@jit(inline=True)
 def _dual_row(G, n, vals, e0, li, K, w, x, out, i):
     """Exact solve of a short row through its ``n x n`` dual system (``li > 0``).
 
@@ -255,7 +272,7 @@ def _dual_row(G, n, vals, e0, li, K, w, x, out, i):
     tiny = 0.0
     for t in range(n):
         tiny = max(tiny, abs(K[t, t]))
-    tiny = tiny * 1e-12 + 1e-300
+    tiny = tiny * _pivot_rel(G) + _pivot_abs(G)
     for a in range(n):
         sa = K[a, a]
         for c in range(a):
@@ -346,7 +363,9 @@ def _exact_rows(ptr, idx, vals, F, lam, out, c0, c1, dual_max, ahead):
             e0 = ptr[i]
             n = ptr[i + 1] - e0
             li = lam[i]
-            if n > 0 and n <= dual_max and li > 0:
+            if n > 0 and ((n <= dual_max and li > 0) or (li == 0 and n < k)):
+                # (lam = 0 and fewer entries than k: a singular system, of which the dual
+                # gives the minimum-norm solution)
                 for t in range(n):
                     jt = idx[e0 + t]
                     for a in range(k):
@@ -408,7 +427,7 @@ def _exact_rows(ptr, idx, vals, F, lam, out, c0, c1, dual_max, ahead):
             for a in range(k):
                 L[q, a, a] += li
                 scale = max(scale, abs(L[q, a, a]))
-            T[q] = scale * 1e-12 + 1e-300
+            T[q] = scale * _pivot_rel(F) + _pivot_abs(F)
         # Cholesky of the four matrices side by side (independent chains); the
         # diagonal keeps 1 / L[a, a]
         for a in range(k):
@@ -525,8 +544,9 @@ def _cg_rows(ptr, idx, vals, F, lam, X0, nsteps, out, cap, exact_max, c0, c1, ah
     W = np.empty((5, k), dtype=F.dtype)  # work vectors
     G = np.empty((cap, k), dtype=F.dtype)  # the row's sampled factor rows, gathered once
     x = np.empty(k, dtype=F.dtype)
-    K = np.empty((max(exact_max, 1), max(exact_max, 1)), dtype=F.dtype)  # a short row's dual
-    w = np.empty(max(exact_max, 1), dtype=F.dtype)
+    kd = max(exact_max, k - 1, 1)
+    K = np.empty((kd, kd), dtype=F.dtype)  # a short row's dual system
+    w = np.empty(kd, dtype=F.dtype)
     e_end = ptr[ptr.shape[0] - 1]
     pe = ptr[c0]  # the next entry whose factor row is prefetched
     for i in range(c0, c1):
@@ -549,7 +569,10 @@ def _cg_rows(ptr, idx, vals, F, lam, X0, nsteps, out, cap, exact_max, c0, c1, ah
             j = idx[e0 + t]
             for a in range(k):
                 G[t, a] = F[j, a]
-        if cnt > 0 and cnt <= exact_max and li > 0:
+        if cnt > 0 and ((cnt <= exact_max and li > 0) or (li == 0 and cnt < k)):
+            # short rows: the exact solution through the dual system (with lam = 0, the
+            # minimum-norm one of the singular row system, which CG would not give: see
+            # ``cg_exact_max``)
             _dual_row_call(G, cnt, vals, e0, li, K, w, x, out, i)
             continue
         # W rows: 0 the Jacobi diagonal d, 1 the residual r, 2 z, 3 p, 4 q

@@ -25,6 +25,8 @@ def _soft_threshold(x, t, out):
             out[i] = v - t
         elif v < -t:
             out[i] = v + t
+        elif v != v:
+            out[i] = v  # NaN stays NaN (as the NumPy reference and pyproximal): not hidden
         else:
             out[i] = 0.0
     return out

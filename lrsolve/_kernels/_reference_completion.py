@@ -20,12 +20,16 @@ Kernels (the Numba and CuPy modules have the same signatures):
     ``A[i] = sum_e F[idx[e]] F[idx[e]]^T + lam[i] I`` and
     ``b[i] = sum_e vals[e] F[idx[e]]`` for each row ``i``.
 ``mc_als_exact(ptr, idx, vals, F, lam, out)``
-    ``out[i] = A[i]^{-1} b[i]`` (rows without entries and ``lam[i] == 0``: 0).
+    ``out[i] = A[i]^{-1} b[i]`` (rows without entries and ``lam[i] == 0``: 0; rows with
+    ``0 < n_i < k`` entries and ``lam[i] == 0``, whose ``A[i]`` is singular: the
+    minimum-norm solution ``pinv(G_i) y_i``).
 ``mc_als_cg(ptr, idx, vals, F, lam, X0, nsteps, out, exact_max=None)``
     ``nsteps`` Jacobi-preconditioned CG steps on each row's system started at
     ``X0[i]``, without forming ``A[i]`` (products with the sampled rows of
-    ``F`` only: ``O(nnz k)`` per step).  Rows with ``0 < n_i <= exact_max``
-    entries and ``lam[i] > 0`` get the exact solution instead (default
+    ``F`` only: ``O(nnz k)`` per step).  Rows with ``0 < n_i < k`` and ``lam = 0``
+    get the minimum-norm solution of their singular system (CG from the previous
+    factor would keep, and the Jacobi steps add to, its null-space part).  Rows with
+    ``0 < n_i <= exact_max`` entries and ``lam[i] > 0`` get the exact solution instead (default
     :func:`cg_exact_max`: where the exact solve costs less than the CG steps).
 ``mc_spmm(ptr, idx, vals, W)`` and ``mc_spmm_t(ptr, idx, vals, Y, n)``
     ``S @ W`` and ``S.T @ Y`` for the CSR matrix ``S = (vals, idx, ptr)`` with
@@ -168,10 +172,20 @@ def mc_als_exact(ptr, idx, vals, F, lam, out):
         mc_normal_eq(ptr[r0 : r1 + 1], idx, vals, F, lam[r0:r1], A, b)
         counts = xp.diff(ptr[r0 : r1 + 1])
         empty = (counts == 0) & (lam[r0:r1] == 0)
-        A = xp.where(empty[:, None, None], eye, A)
+        under = (counts > 0) & (counts < k) & (lam[r0:r1] == 0)  # singular systems
+        A = xp.where((empty | under)[:, None, None], eye, A)
         out[r0:r1] = xp.linalg.solve(A, b[:, :, None])[:, :, 0]
         out[r0:r1][empty] = 0
+        _min_norm_rows(xp, ptr, idx, vals, F, r0, under, out)
     return out
+
+
+def _min_norm_rows(xp, ptr, idx, vals, F, r0, under, out):
+    """``out[r0 + i] = pinv(G_i) y_i`` for the rows ``i`` flagged in ``under`` (``lam = 0``
+    and fewer entries than k: the minimum-norm solution of the singular row system)."""
+    for i in xp.nonzero(under)[0].tolist():
+        a, z = int(ptr[r0 + i]), int(ptr[r0 + i + 1])
+        out[r0 + i] = xp.linalg.pinv(F[idx[a:z]]) @ vals[a:z]
 
 
 def cg_exact_max(k, nsteps):
@@ -236,6 +250,8 @@ def mc_als_cg(ptr, idx, vals, F, lam, X0, nsteps, out, exact_max=None):
             ex = mc_als_exact(ptr[r0 : r1 + 1], idx, vals, F, lam[r0:r1], xp.empty_like(x))
             x = xp.where(short[:, None], ex, x)
         out[r0:r1] = x
+        _min_norm_rows(xp, ptr, idx, vals, F, r0,
+                       (counts > 0) & (counts < k) & (lam[r0:r1] == 0), out)
     return out
 
 

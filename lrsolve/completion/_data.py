@@ -364,6 +364,14 @@ def _segsum(xp, v, first):
     return out
 
 
+def _parses(token, kind):
+    try:
+        np.array(token, dtype=kind)
+    except (ValueError, OverflowError):
+        return False
+    return True
+
+
 def load_movielens(path, *, sep="\t", timestamps=False, dtype=np.float64):
     """Read ratings in the MovieLens ``u.data`` format (user, item, rating, timestamp).
 
@@ -397,7 +405,8 @@ def load_movielens(path, *, sep="\t", timestamps=False, dtype=np.float64):
     Raises
     ------
     ValueError
-        A line without four fields, ids below 1.
+        A line without four fields (the message names the line), ids that are not
+        integers or are below 1, ratings that are not finite numbers.
 
     Examples
     --------
@@ -414,26 +423,48 @@ def load_movielens(path, *, sep="\t", timestamps=False, dtype=np.float64):
         text = f.read()
     if sep != " " and sep != "\t":
         text = text.replace(sep, "\t")
-    lines = text.split()
-    if len(lines) % 4:
-        raise ValueError(
-            f"{path}: expected 4 fields per line (user, item, rating, timestamp) separated by "
-            f"{sep!r}; pass sep= for another separator"
-        )
-    try:
-        table = np.array(lines, dtype=np.float64).reshape(-1, 4)
-    except ValueError as exc:
-        raise ValueError(f"{path}: non-numeric field ({exc}); check sep={sep!r}") from None
-    if table.shape[0] == 0:
+    fields = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        parts = line.split()
+        if not parts:
+            continue  # blank lines (a trailing newline) are skipped
+        if len(parts) != 4:
+            raise ValueError(
+                f"{path}, line {number}: expected 4 fields per line (user, item, rating, "
+                f"timestamp) separated by {sep!r}, got {len(parts)}: {line.strip()[:60]!r}; pass "
+                "sep= for another separator"
+            )
+        fields.append(parts)
+    if not fields:
         raise ValueError(f"{path} holds no ratings")
-    users = table[:, 0].astype(np.int64)
-    items = table[:, 1].astype(np.int64)
+    cols4 = list(zip(*fields, strict=False))
+    del fields
+
+    def column(i, kind, what):
+        try:
+            return np.array(cols4[i], dtype=kind)
+        except (ValueError, OverflowError):
+            number, tok = next(((q, t) for q, t in enumerate(cols4[i], start=1)
+                                if not _parses(t, kind)), (0, ""))
+            raise ValueError(
+                f"{path}: {what} {tok!r} in rating {number} is not "
+                + ("an integer" if kind is np.int64 else "a number")
+                + f"; check sep={sep!r}"
+            ) from None
+
+    users = column(0, np.int64, "user id")
+    items = column(1, np.int64, "item id")
+    ratings = column(2, np.float64, "rating")
+    times = column(3, np.int64, "timestamp") if timestamps else None
+    if not np.isfinite(ratings).all():
+        bad = int(np.flatnonzero(~np.isfinite(ratings))[0]) + 1
+        raise ValueError(f"{path}: rating {bad} is not finite ({ratings[bad - 1]})")
     if users.min() < 1 or items.min() < 1:
         raise ValueError(f"{path}: user and item ids must be 1-based (>= 1)")
     rows = users - 1
     cols = items - 1
-    values = table[:, 2].astype(dtype)
+    values = ratings.astype(dtype)
     shape = (int(users.max()), int(items.max()))
     if timestamps:
-        return rows, cols, values, shape, table[:, 3].astype(np.int64)
+        return rows, cols, values, shape, times
     return rows, cols, values, shape

@@ -195,7 +195,11 @@ class CompletionResult:
         """
         xp = self._xp()
         p = self.predict(rows, cols)
-        d = p.astype(np.float64) - xp.asarray(values, dtype=np.float64)
+        v = xp.asarray(values, dtype=np.float64).reshape(-1)
+        if v.shape != p.reshape(-1).shape:
+            raise ValueError(f"values has {v.shape[0]} entries but rows/cols name "
+                             f"{p.reshape(-1).shape[0]} positions; pass one value per position")
+        d = p.reshape(-1).astype(np.float64) - v
         return float(xp.sqrt(xp.mean(d * d)))
 
     def __repr__(self):

@@ -254,6 +254,8 @@ def scaled_gd(obs, rank, *, measurements=None, shape=None, damping=None, step=0.
         m, n = o.shape
     k = C.check_rank(rank, (m, n))
     step = C.check_nonneg("step", step)
+    if step <= 0:
+        raise ValueError(f"step must be > 0 (a step of 0 never moves the factors), got {step!r}")
     maxiter = C.check_int("maxiter", maxiter)
     tol = C.check_nonneg("tol", tol)
     C.check_choice("init", init, ("incremental", "svd", "random"))
@@ -316,6 +318,9 @@ def scaled_gd(obs, rank, *, measurements=None, shape=None, damping=None, step=0.
         a = np.sqrt(sigma1) * init_scale
         L = C.randn(bk, gen, (m, k), dt) * dt.type(a)
         R = C.randn(bk, gen, (n, k), dt) * dt.type(a)
+    if not sigma1 > 0:
+        raise ValueError("the observed values are all zero: the low-rank fit is the zero "
+                         "matrix (nothing for scaled_gd to estimate)")
     damping = 1e-3 * sigma1 if damping is None else C.check_nonneg("damping", damping)
 
     hist = {"train_rmse": [], "val_rmse": [], "time": []}

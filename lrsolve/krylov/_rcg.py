@@ -298,12 +298,16 @@ def rcg(
     info = maxiter
     converged = False
     message = f"maxiter={maxiter} iterations reached without meeting the tolerance"
+    limit = maxiter
+    if prec is not None and not gpu and not float(rz) > 0:
+        info, limit = -2, 0  # as cg: M is not positive definite, A is not to blame
+        message = f"the preconditioner is not positive definite: r^H M r = {float(rz):.3g} <= 0"
     niter = 0
     true_res = float("nan")
     best_true = math.inf
     stalls = 0
     it = 0
-    while it < maxiter:
+    while it < limit:
         it += 1
         pq = op.matvec_dot(p, q)  # q = A p and Re(p^H q) in one pass where fused
         tally.mv += 1

@@ -725,8 +725,10 @@ def solve_sequence(
                         w = float(omega)
                     omegas[i] = w
                     res = cg(A, b, x0, precond=("ssor", {"omega": w}), **common)
-                    if bandit is not None:
-                        bandit.update(arm, res.niter, context=c)
+                    if bandit is not None:  # a failed solve costs the iteration limit
+                        cost = res.niter if res.converged else max(
+                            res.niter, maxiter if maxiter is not None else 10 * len(b))
+                        bandit.update(arm, cost, context=c)
             except (ValueError, TypeError) as exc:
                 raise type(exc)(f"systems[{i}]: {exc}") from exc
             times[i] = time.perf_counter() - ts

@@ -277,22 +277,23 @@ class LinearOperatorWrapper(Operator):
 class CallableOperator(Operator):
     """A callable ``f(x) -> A @ x``; shape and dtype come from the right-hand side."""
 
-    def __init__(self, f, n, backend, dtype):
+    def __init__(self, f, n, backend, dtype, name="A"):
         self.f = f
         self.shape = (n, n)
         self.dtype = dtype
         self.backend = backend
+        self.name = name
 
     def _matvec(self, x, out):
         y = self.f(x)
         if array_kind(y) not in (None, self.backend.name) or not hasattr(y, "shape"):
             raise TypeError(
-                f"the callable A returned {type(y).__name__}; it must return an array of the "
-                f"same kind as its input ({self.backend.name})"
+                f"the callable {self.name} returned {type(y).__name__}; it must return an "
+                f"array of the same kind as its input ({self.backend.name})"
             )
         if y.shape not in ((self.shape[0],), (self.shape[0], 1)):
             raise ValueError(
-                f"the callable A returned shape {y.shape}; expected ({self.shape[0]},)"
+                f"the callable {self.name} returned shape {y.shape}; expected ({self.shape[0]},)"
             )
         out[...] = y.reshape(-1)
 
@@ -403,7 +404,7 @@ def as_operator(A, bk: Backend | None = None, *, n=None, dtype=None, name="A", c
     if callable(A):
         if n is None:
             raise ValueError(f"{name} is a callable: its size must come from b")
-        return CallableOperator(A, int(n), bk, solve_dtype(dtype))
+        return CallableOperator(A, int(n), bk, solve_dtype(dtype), name=name)
     raise TypeError(
         f"{name} must be an array, a sparse matrix, a LinearOperator, a callable or an "
         f"lrsolve operator, got {type(A).__name__}"

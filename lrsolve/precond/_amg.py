@@ -493,6 +493,17 @@ class AMG(Preconditioner):
         return len(self.ml.levels)
 
     def _apply(self, r, out):
+        if np.dtype(r.dtype).kind == "c" and np.dtype(self._hdtype).kind != "c":
+            # a real hierarchy applied to a complex vector (a reused AMG object on a complex
+            # system with a real matrix): the cycle is linear and real, so it acts on the
+            # real and imaginary parts apart
+            xp = self.backend.xp
+            part = xp.empty(r.shape, dtype=np.dtype(r.real.dtype))
+            self._apply(xp.ascontiguousarray(r.real), part)
+            out.real[...] = part
+            self._apply(xp.ascontiguousarray(r.imag), part)
+            out.imag[...] = part
+            return
         if self._xp_cycle is not None:
             self._xp_cycle(r, out)
             return

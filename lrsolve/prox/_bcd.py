@@ -211,7 +211,10 @@ def _nndsvd(xp, X, rank, eps=1e-6):
     """NNDSVD initialisation (Boutsidis and Gallopoulos), zeros filled with eps."""
     import scipy.sparse as sp
 
-    if sp.issparse(X):
+    if sp.issparse(X) and rank >= min(X.shape):  # svds needs k < min(shape): a dense SVD
+        U, S, Vt = np.linalg.svd(X.toarray(), full_matrices=False)
+        U, S, Vt = U[:, :rank], S[:rank], Vt[:rank]
+    elif sp.issparse(X):
         from scipy.sparse.linalg import svds
 
         U, S, Vt = svds(X, k=rank, random_state=0)
@@ -324,6 +327,8 @@ def nmf(X, rank, *, init="nndsvd", prox_weight=0.0, tol=1e-6, maxiter=500, rng=N
     import scipy.sparse as sp
 
     is_sparse = sp.issparse(X)
+    if not is_sparse and not hasattr(X, "ndim"):
+        X = np.asarray(X)  # array-likes (lists), as scikit-learn accepts
     bk = get_backend(X)
     xp = bk.xp
     if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or rank < 1:
@@ -335,11 +340,22 @@ def nmf(X, rank, *, init="nndsvd", prox_weight=0.0, tol=1e-6, maxiter=500, rng=N
         raise ValueError(f"rank={rank} exceeds min(X.shape)={min(m, n)}; use init='random'")
     if not is_sparse:
         X = bk.asarray(X)
-        if X.dtype.kind not in "f":
+        if X.dtype == np.float16:
+            X = X.astype(np.float32)
+        elif X.dtype.kind not in "f":
             X = X.astype(np.float64)
+        if not bool(xp.isfinite(X).all()):
+            raise ValueError("X contains NaN or Inf; nmf needs finite nonnegative data "
+                             "(impute or drop the non-finite entries first)")
         xmin = to_host_float(X.min())
     else:
-        X = X.tocsr().astype(np.float64) if X.dtype.kind not in "f" else X.tocsr()
+        if X.dtype == np.float16:
+            X = X.tocsr().astype(np.float32)
+        else:
+            X = X.tocsr().astype(np.float64) if X.dtype.kind not in "f" else X.tocsr()
+        if X.nnz and not bool(xp.isfinite(X.data).all()):
+            raise ValueError("X contains NaN or Inf; nmf needs finite nonnegative data "
+                             "(impute or drop the non-finite entries first)")
         xmin = float(X.data.min()) if X.nnz else 0.0
     if xmin < 0:
         raise ValueError("X must be nonnegative for nmf (it has negative entries)")
@@ -351,6 +367,9 @@ def nmf(X, rank, *, init="nndsvd", prox_weight=0.0, tol=1e-6, maxiter=500, rng=N
         W, H = (bk.asarray(a, dtype=dt).copy() for a in init)
         if W.shape != (m, rank) or H.shape != (rank, n):
             raise ValueError(f"init=(W0, H0) must have shapes ({m}, {rank}) and ({rank}, {n})")
+        if not (bool(xp.isfinite(W).all()) and bool(xp.isfinite(H).all())):
+            raise ValueError("init=(W0, H0) contains NaN or Inf; pass finite nonnegative "
+                             "factors")
     elif init == "nndsvd":
         W, H = _nndsvd(xp, X, rank)  # built on the host: one explicit upload of the start
         W, H = xp.asarray(W, dtype=dt), xp.asarray(H, dtype=dt)

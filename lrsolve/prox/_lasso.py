@@ -30,6 +30,10 @@ class _Design:
         self.y = y - self.y_mean
         if self.sparse:
             Xc = sp.csc_matrix(X, dtype=np.float64)
+            if any(isinstance(getattr(X, a, None), np.ndarray)
+                   and np.shares_memory(getattr(Xc, a), getattr(X, a))
+                   for a in ("data", "indices", "indptr")):
+                Xc = Xc.copy()  # shares the caller's arrays: canonicalise a copy, not them
             Xc.sum_duplicates()
             Xc.sort_indices()
             if not np.all(np.isfinite(Xc.data)):
@@ -154,7 +158,18 @@ def _gap(D, w, r_true, xtr, lam, mu, cands=()):
     ww = float(w @ w) if mu else 0.0
     primal = 0.5 * rr + lam * l1 + 0.5 * mu * ww
     dn = float(np.abs(xtr).max()) if xtr.size else 0.0
+    if lam <= 0 and mu > 0:
+        # ridge: the residual is the dual point of
+        # D(theta) = theta^T y - ||theta||^2 / 2 - ||X^T theta||^2 / (2 mu)
+        # (``xtr`` is X^T r - mu w here, and every coefficient is in the working set)
+        xr = xtr + mu * w
+        xx = float(xr @ xr)
+        gap = rr - float(r_true @ D.y) + 0.5 * mu * ww + 0.5 * xx / mu
+        return max(gap, 0.0), primal, (1.0 / dn if dn > 0 else 0.0), xtr
     if mu or lam <= 0:
+        # (plain least squares, lam = mu = 0, has no bounded dual point of this form: the
+        # gap stays the primal value, as in scikit-learn, which warns that alpha=0 does
+        # not converge)
         const = lam / dn if dn > lam else 1.0
         gap = (0.5 * rr * (1 + const * const) + lam * l1
                - const * float(r_true @ D.y) + 0.5 * mu * (1 + const * const) * ww)
@@ -522,12 +537,19 @@ def _fit_one(D, alpha, l1_ratio, tol, maxiter, coef_init, screening, working_set
              state=None):
     n = D.n
     lam, mu = n * alpha * l1_ratio, n * alpha * (1 - l1_ratio)
+    if isinstance(p0, bool) or not isinstance(p0, (int, np.integer)) or p0 < 1:
+        raise ValueError(f"p0 (the first working-set size) must be a positive integer, got {p0!r}")
+    if lam <= 0:
+        working_set = False  # no l1 term: every coefficient is active
     if coef_init is None:
         w = np.zeros(D.p)
     else:
         w = np.array(coef_init, dtype=np.float64).reshape(-1)
         if w.shape != (D.p,):
             raise ValueError(f"coef_init must have shape ({D.p},), got {np.shape(coef_init)}")
+        if not np.isfinite(w).all():
+            raise ValueError("coef_init contains NaN or Inf; pass finite starting coefficients "
+                             "or None")
     if state is not None:
         if "w" in state:
             w = state["w"]  # the path's running coefficients (r and X^T r match them)
@@ -542,7 +564,9 @@ def _fit_one(D, alpha, l1_ratio, tol, maxiter, coef_init, screening, working_set
         x=coef, info=0 if conv else epochs, converged=conv, niter=epochs,
         objective=np.asarray([primal / n]), n_grad=0, certificate=gap / n, duality_gap=gap / n,
         message=("converged: duality gap <= tol * ||y||^2 / n" if conv else
-                 f"maximum number of epochs ({maxiter}) reached with gap {gap / n:.3g}"),
+                 f"maximum number of epochs ({maxiter}) reached with gap {gap / n:.3g}"
+                 + ("; with alpha=0 (plain least squares) the duality gap cannot certify "
+                    "convergence: use numpy.linalg.lstsq" if lam <= 0 and mu <= 0 else "")),
         history={"gaps": np.asarray(hist) / n},
         extra={"intercept": intercept},
     )

@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from .._backend import get_backend
-from .._validation import check_maxiter
+from .._validation import check_finite, check_maxiter
 from ._common import check_nonneg, to_host_float
 from ._operators import Zero
 from ._results import OptimizeResult
@@ -148,6 +148,11 @@ class LeastSquares:
                 f"A has {A.shape[0]} rows but b has {self.b.shape[0]} entries; they must match"
             )
         self.scale = check_nonneg("scale", scale, strict=True)
+        xp = self.bk.xp
+        check_finite(xp, self.b, "b")
+        data = getattr(A, "data", None) if hasattr(A, "tocsr") else A
+        if data is not None and hasattr(data, "dtype"):
+            check_finite(xp, data, "A")
         self._lip = None
         self.shape = A.shape
 
@@ -380,10 +385,14 @@ def proximal_gradient(
     if x.dtype.kind not in "fc":
         x = x.astype(np.float64)
     x = x.copy()
+    check_finite(xp, x, "x0")
     dt_eps = float(np.finfo(x.dtype).eps)
 
     fx, gx = f.value_and_grad(x)
     n_grad, n_fun = 1, 0
+    if not math.isfinite(float(fx)):
+        raise ValueError(f"f(x0) = {float(fx)} is not finite: start from a point where the "
+                         "smooth part is defined (and check f's data for NaN/Inf)")
     if fixed:
         L = 1.0 / float(step)
     else:
@@ -408,6 +417,7 @@ def proximal_gradient(
     restarts = 0
     converged = False
     gm0 = None
+    failed = False
     k = 0
     for k in range(1, maxiter + 1):  # noqa: B007
         while True:
@@ -424,6 +434,11 @@ def proximal_gradient(
             if fz <= q + 10 * dt_eps * max(abs(fy), 1.0):
                 break
             L *= backtrack_factor
+            if not L < 1e300:  # no step is short enough: f is NaN or not smooth near y
+                failed = True
+                break
+        if failed:
+            break
         gm = L * math.sqrt(dd)
         gms.append(gm)
         if gm0 is None:
@@ -456,6 +471,16 @@ def proximal_gradient(
         n_grad += 1
         if not fixed:
             L /= 1.1  # let the estimate decrease again (adaptive step)
+    if failed:
+        return OptimizeResult(
+            x=bk.to_output(x), info=-3, converged=False, niter=k,
+            objective=np.asarray(objective), n_grad=n_grad, certificate=float("nan"),
+            duality_gap=float("nan"),
+            message=(f"line search failed at iteration {k}: no step of length >= 1e-300 "
+                     "decreases f (f or its gradient is NaN or Inf near the iterate)"),
+            history={"grad_mapping": np.asarray(gms)},
+            extra={"restarts": restarts, "lipschitz": L, "n_fun": n_fun},
+        )
     # certificate at the returned point
     fx, gx = f.value_and_grad(x)
     n_grad += 1

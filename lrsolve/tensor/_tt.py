@@ -7,6 +7,7 @@ import numbers
 
 import numpy as np
 
+from .._linalg import flip_signs
 from ._common import as_tensor, check_int, check_tol, eps_of, host_rng
 from ._containers import TRTensor, TTTensor
 from ._tucker import _check_rank_tol, _choose_rank, _to_host
@@ -27,7 +28,10 @@ def _left_factor(xp, C, r, allowed, use_gram, dtype):
     if r is None:
         r = _choose_rank(s2, allowed)
     r = max(min(r, U.shape[1]), 1)
-    Ur = U[:, :r]
+    # fixed signs: TR-SVD splits the first factor's columns into r0 x r1, and that split (so
+    # the error of the ring) depends on them; the same signs as the rank selection's TR-SVD
+    # (``tr_ranks_for_tol``) and on CPU and GPU
+    Ur = flip_signs(xp, U[:, :r])[0]
     return Ur, Ur.T @ C, float(s2[r:].sum())
 
 
@@ -421,11 +425,22 @@ def tensor_ring(
         )
     if ranks is None:
         raise ValueError("method='als' needs rank= (use method='svd' with tol=)")
+    for k in range(N):
+        rows = X.size // X.shape[k]
+        if ranks[k] * ranks[(k + 1) % N] > rows:
+            raise ValueError(
+                f"rank[{k}] * rank[{(k + 1) % N}] = {ranks[k] * ranks[(k + 1) % N]} exceeds the "
+                f"{rows} entries of X per index of mode {k}: core {k}'s least-squares problem "
+                "would be underdetermined (the data do not allow these ranks); lower them")
     rng = host_rng(rng)
     if isinstance(init, TRTensor):
         cores = [bk.asarray(c).astype(X.dtype) for c in init.cores]
         if init.shape != tuple(X.shape):
             raise ValueError(f"init has shape {init.shape}, X has {tuple(X.shape)}")
+        got = tuple(int(c.shape[0]) for c in cores)
+        if got != tuple(ranks):
+            raise ValueError(f"init has ranks {got} but rank= asks for {tuple(ranks)}; pass "
+                             "matching ranks (or init='svd'/'random')")
     elif init == "svd" and ranks[0] * ranks[1 % N] <= min(X.shape[0], X.size // X.shape[0]):
         cores, _, _ = _tr_svd(bk, X, ranks, None, use_gram)
     elif init in ("svd", "random"):

@@ -86,13 +86,13 @@ def validate_tucker_rank(shape, rank):
         raise TypeError(f"rank must be an int, a sequence, 'same' or a float, got {rank!r}")
     if isinstance(rank, numbers.Integral):
         r = check_int("rank", rank)
-        ranks = tuple(min(r, s) for s in shape)
+        ranks = _core_feasible(tuple(min(r, s) for s in shape))
     elif isinstance(rank, numbers.Real):
         f = float(rank)
         if not (math.isfinite(f) and f > 0):
             raise ValueError(f"a float rank is a fraction of the parameter count > 0, got {rank!r}")
         ranks = _fraction_rank(shape, f)
-        ranks = tuple(min(r, s) for r, s in zip(ranks, shape, strict=False))
+        ranks = _core_feasible(tuple(min(r, s) for r, s in zip(ranks, shape, strict=False)))
     else:
         try:
             ranks = tuple(rank)
@@ -118,6 +118,24 @@ def validate_tucker_rank(shape, rank):
                 f"lower it to {others}"
             )
     return ranks
+
+
+def _core_feasible(ranks):
+    """Lower derived ranks (from an int, a fraction or 'same') until each is at most the
+    product of the others, as TensorLy does: e.g. ``rank='same'`` on a 2 x 2 x 30 tensor
+    gives (2, 2, 4).  Explicit tuples are checked instead (an error names the rank)."""
+    ranks = list(ranks)
+    if len(ranks) < 2:
+        return tuple(ranks)
+    changed = True
+    while changed:
+        changed = False
+        for k, r in enumerate(ranks):
+            others = int(np.prod([q for j, q in enumerate(ranks) if j != k], dtype=np.int64))
+            if r > others:
+                ranks[k] = others
+                changed = True
+    return tuple(ranks)
 
 
 def _check_rank_tol(rank, tol, budget=None):

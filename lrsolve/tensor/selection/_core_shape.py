@@ -400,7 +400,7 @@ def tucker_core_shape(X, budget, *, method="packing", spectra=None, solver="auto
     packed = _solve_packing(shape, P, B, solver)
     if method == "packing":
         return packed
-    bk, Xa = as_tensor(X)
+    bk, Xa = as_tensor(X, nonzero=True)
     return _portfolio(bk.xp, Xa, shape, spectra, P, B, packed, hooi_iter, return_candidates,
                       max_evals, spectra_in)
 
@@ -632,6 +632,9 @@ def tt_ranks_for_tol(X, tol, *, spectra=None, method="global"):
     if len(spectra) != d - 1:
         raise ValueError(f"spectra must hold d - 1 = {d - 1} arrays, got {len(spectra)}")
     total = float(np.mean([s.sum() for s in spectra]))
+    if not total > 0:
+        raise ValueError("X is all zeros (its spectra are zero): every rank represents it "
+                         "exactly and relative errors are undefined; there is no rank to select")
     eps2 = tol * tol * total
     caps = [len(s) for s in spectra]
     tails = [np.concatenate(([s.sum()], s.sum() - np.cumsum(s))).clip(0) for s in spectra]
@@ -759,7 +762,7 @@ def tr_ranks_for_tol(X, tol, *, method="global"):
     tol = check_tol(tol)
     if method not in ("global", "split"):
         raise ValueError(f"method must be 'global' or 'split', got {method!r}")
-    bk, X = as_tensor(X, min_ndim=3)
+    bk, X = as_tensor(X, min_ndim=3, nonzero=True)
     xp = bk.xp
     d = X.ndim
     normX2 = fnorm2(xp, X)

@@ -216,7 +216,7 @@ def cp_rank(X, ranks=range(1, 6), *, n_restarts=5, n_iter=200, tol=1e-9, cc_thre
     >>> cp_rank(X, ranks=range(1, 6), rng=0).rank
     3
     """
-    bk, X = as_tensor(X, min_ndim=3)
+    bk, X = as_tensor(X, min_ndim=3, nonzero=True)
     xp = bk.xp
     ranks = [check_int("ranks entries", int(r)) if not isinstance(r, bool) else
              check_int("ranks entries", r) for r in ranks]

@@ -303,15 +303,25 @@ def spm(X, rank=None, *, tol=1e-4, maxiter=5000, ntries=3, conv_tol=None, polish
     if sv[0] <= 0:
         raise ValueError("X is zero; nothing to decompose")
     numrank = int((sv > tol * sv[0]).sum())
+    limit = min(Me.shape)
     if rank is None:
         R = numrank
+        if R >= limit:
+            raise ValueError(
+                f"the flattening of X has full numerical rank {limit} at tol={tol:g} (X is not "
+                f"low-rank to that tolerance: noise?), and SPM cannot separate components of "
+                f"a full-rank flattening; pass rank= (the singular values fall from "
+                f"{sv[0]:.3g} to {sv[limit - 1]:.3g}, the largest relative gap lies after "
+                f"{1 + int(np.argmax(sv[:limit - 1] / np.maximum(sv[1:limit], 1e-300)))}) "
+                "or a larger tol")
     else:
         R = check_int("rank", rank)
-        limit = min(Me.shape)
-        if R > limit:
-            raise ValueError(f"rank={R} exceeds the size {limit} of the flattening; SPM recovers "
-                             f"at most {limit} components of an order-{m} tensor of dimension "
-                             f"{n}; pass a smaller rank")
+        if R >= limit:
+            raise ValueError(f"rank={R} exceeds what SPM can separate: it must be smaller than "
+                             f"the size {limit} of the "
+                             f"flattening: at {limit} its column space is everything and SPM "
+                             f"cannot tell components apart (order {m}, dimension {n}); pass a "
+                             "smaller rank")
     floor = 100 * float(np.finfo(dt).eps) * float(sv[0])  # rounding level
     if float(sv[R - 1]) <= floor:
         raise ValueError(f"rank={R} exceeds the rank {int((sv > floor).sum())} of the "

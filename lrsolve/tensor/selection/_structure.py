@@ -273,7 +273,7 @@ def tn_structure_search(X, *, method="tnale", topology="tr", budget=None, tol=No
     >>> res.ranks, bool(res.rel_error < 1e-8)
     ((1, 2, 2), True)
     """
-    bk, X = as_tensor(X, min_ndim=3)
+    bk, X = as_tensor(X, min_ndim=3, nonzero=True)
     xp = bk.xp
     if method not in ("tnale", "greedy"):
         raise ValueError(f"method must be 'tnale' or 'greedy', got {method!r}")
@@ -358,9 +358,25 @@ def tn_structure_search(X, *, method="tnale", topology="tr", budget=None, tol=No
             ranks = [min(r, cap(k, perm)) if (topology == "tr" or k > 0) else 1
                      for k, r in enumerate(ranks)]
         else:
+            if any(isinstance(r, bool) or not isinstance(r, numbers.Integral)
+                   for r in init_ranks):
+                raise ValueError(f"init_ranks must hold integers, got {init_ranks!r}")
             ranks = [int(r) for r in init_ranks]
             if len(ranks) != d:
                 raise ValueError(f"init_ranks must hold {d} bond ranks, got {len(ranks)}")
+            if topology == "tt" and ranks[0] != 1:
+                raise ValueError(f"init_ranks[0] must be 1 for topology='tt' (a tensor train "
+                                 f"has boundary rank 1), got {ranks[0]}")
+            for k in bonds:
+                if not 1 <= ranks[k] <= cap(k, perm):
+                    raise ValueError(f"init_ranks[{k}]={ranks[k]} must lie in 1..{cap(k, perm)} "
+                                     "(the rank of the unfolding at that bond, max_rank)")
+        if budget is not None:
+            # a start over the budget is never fitted: lower its largest bonds until it fits
+            # (the all-ones network fits: checked above)
+            while tt_size([X.shape[p] for p in perm], list(ranks) + [ranks[0]]) > budget:
+                k = max(bonds, key=lambda b: ranks[b])
+                ranks[k] -= 1
         cur = ev(ranks, perm)
         for _ in range(maxiter):
             changed = False

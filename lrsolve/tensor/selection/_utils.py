@@ -17,8 +17,11 @@ from ..._linalg import flip_signs
 
 
 # --------------------------------------------------------------------------- input checks
-def as_tensor(X, name="X", min_ndim=2):
-    """Return ``(bk, X)``: the backend and ``X`` as a float array of that backend."""
+def as_tensor(X, name="X", min_ndim=2, nonzero=False):
+    """Return ``(bk, X)``: the backend and ``X`` as a float array of that backend.
+
+    ``nonzero=True``: an all-zero ``X`` raises (rank selection has nothing to select).
+    """
     bk = get_backend(X)
     xp = bk.xp
     if bk.host_io:
@@ -39,7 +42,16 @@ def as_tensor(X, name="X", min_ndim=2):
         raise ValueError(f"{name} must not be empty, got shape {X.shape}")
     if not bool(xp.isfinite(X).all()):
         raise ValueError(f"{name} contains NaN or Inf; replace the non-finite entries first")
+    if nonzero:
+        check_nonzero(xp, X, name)
     return bk, X
+
+
+def check_nonzero(xp, X, name="X"):
+    """Raise ``ValueError`` for an all-zero tensor (every rank fits it exactly)."""
+    if not bool(xp.any(X != 0)):
+        raise ValueError(f"{name} is all zeros: every rank (even 1) represents it exactly, and "
+                         "relative errors are undefined; there is no rank to select")
 
 
 def check_int(name, value, lo=1):
