@@ -341,3 +341,30 @@ def test_packed_csr_is_bit_exact():
     opb = lrsolve.operators.as_operator(B)
     assert opb._packed[1][0].dtype == np.float64
     np.testing.assert_allclose(opb.matvec(x), B @ x, rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_x0_mb_matches_scipy(dtype):
+    """SciPy's x0='Mb' (start from the preconditioned right-hand side) is accepted."""
+    import scipy.sparse.linalg as sla
+
+    A = lrsolve.operators.poisson((8, 8)).tocsr().astype(dtype)
+    b = np.linspace(1, 2, 64).astype(dtype)
+    M = lrsolve.precond.jacobi(A).aslinearoperator()
+    rtol = 1e-5 if dtype == np.float32 else 1e-10
+    xs = sla.spsolve(A.astype(np.float64).tocsc(), b.astype(np.float64))
+    for ours, theirs in ((lrsolve.cg, sla.cg), (lrsolve.gmres, sla.gmres),
+                         (lrsolve.bicgstab, sla.bicgstab), (lrsolve.minres, sla.minres)):
+        res = ours(A, b, x0="Mb", M=M, rtol=rtol)
+        assert res.info == 0
+        assert np.linalg.norm(b - A @ res.x) <= 1.01 * rtol * np.linalg.norm(b)
+        if dtype == np.float64:
+            ref = theirs(A, b, x0="Mb", M=M, rtol=rtol)[0]
+            np.testing.assert_allclose(res.x, xs, rtol=1e-7)
+            np.testing.assert_allclose(ref, xs, rtol=1e-7)
+    # the start itself: one cg iteration from x0 = M b is SciPy's
+    one = lrsolve.cg(A, b, x0="Mb", M=M, maxiter=1)
+    ref1 = sla.cg(A, b, x0="Mb", M=M, maxiter=1)[0]
+    np.testing.assert_allclose(one.x, ref1, rtol=1e-4 if dtype == np.float32 else 1e-12)
+    with pytest.raises(ValueError, match="x0 must be an array, None or 'Mb'"):
+        lrsolve.cg(A, b, x0="zeros")

@@ -824,3 +824,26 @@ def test_cg_without_regularisation_stays_bounded_on_short_rows(dtype, engine):
     assert np.isfinite(cg.U).all() and np.isfinite(cg.V).all()
     assert np.abs(cg.U).max() < 1e3 and np.abs(cg.V).max() < 1e3
     assert cg.history["train_rmse"][-1] <= max(2 * ex.history["train_rmse"][-1], 0.1)
+
+
+def test_index_edge_cases_and_rmse_length():
+    with pytest.raises(ValueError, match="far beyond the 2 observations"):
+        observations((np.array([0, 10**12]), np.array([0, 1]), np.array([1.0, 2.0])))
+    with pytest.raises(ValueError, match="2\\*\\*63 or more"):
+        observations((np.array([0, 2**63 + 5], dtype=np.uint64), np.array([0, 1]),
+                      np.array([1.0, 2.0])))
+    o = observations((np.array([0, 10**7]), np.array([0, 1]), np.array([1.0, 2.0])))
+    assert o.shape == (10**7 + 1, 2)  # within reach: inferred
+    res = CompletionResult(U=np.ones((2, 1)), V=np.ones((2, 1)), shape=(2, 2))
+    with pytest.raises(ValueError, match="values has 1 entries but rows/cols name 2"):
+        res.rmse([0, 1], [1, 0], [1.0])
+    assert res.rmse([0, 1], [1, 0], [1.0, 3.0]) == pytest.approx(np.sqrt(2.0))
+
+
+def test_scaled_gd_bad_step_and_zero_data():
+    r, c = np.nonzero(np.ones((10, 8)))
+    v = np.random.default_rng(0).standard_normal(len(r))
+    with pytest.raises(ValueError, match="step must be > 0"):
+        scaled_gd((r, c, v), 2, step=0)
+    with pytest.raises(ValueError, match="all zero"):
+        scaled_gd((r, c, np.zeros(len(r))), 2)

@@ -637,3 +637,29 @@ def test_derived_tucker_ranks_fit_unbalanced_shapes():
     assert full.relative_error(Y) < 1e-10  # (2, 3, 6) is exact: the mode-2 rank is 6
     with pytest.raises(ValueError, match=r"rank\[2\]=5 is larger than the data allows"):
         lt.validate_tucker_rank((2, 2, 30), (2, 2, 5))
+
+
+@needs_tl
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tensorly_containers_and_names_are_accepted(dtype):
+    """TensorLy's CPTensor / TuckerTensor (or plain pairs) as init, and parafac's
+    n_iter_max / random_state: a TensorLy user's call works unchanged."""
+    from tensorly.decomposition import parafac as tl_parafac
+    from tensorly.decomposition import tucker as tl_tucker
+
+    X = np.random.default_rng(0).standard_normal((5, 6, 7)).astype(dtype)
+    c0 = tl_parafac(X, 2, n_iter_max=3, init="random", random_state=0)
+    warm = lt.cp(X, 2, init=c0, maxiter=1, line_search=False)
+    pair = lt.cp(X, 2, init=(c0.weights, c0.factors), maxiter=1, line_search=False)
+    np.testing.assert_allclose(warm.to_tensor(), pair.to_tensor(), rtol=1e-5, atol=1e-6)
+    a = lt.parafac(X, 2, n_iter_max=30, random_state=3, init="random")
+    b = lt.cp(X, 2, maxiter=30, rng=3, init="random")
+    np.testing.assert_allclose(a.to_tensor(), b.to_tensor(), rtol=1e-6, atol=1e-6)
+    with pytest.raises(TypeError, match="not both"):
+        lt.parafac(X, 2, n_iter_max=3, maxiter=3)
+    t0 = tl_tucker(X, rank=[2, 3, 3], n_iter_max=2)
+    t1 = lt.tucker(X, rank=(2, 3, 3), init=t0, maxiter=5)
+    t2 = lt.tucker(X, rank=(2, 3, 3), init=(t0.core, t0.factors), maxiter=5)
+    assert abs(t1.relative_error(X) - t2.relative_error(X)) < 1e-6
+    assert t1.relative_error(X) <= lt.tucker(X, rank=(2, 3, 3), init="random", rng=0,
+                                              maxiter=1).relative_error(X) + 1e-2

@@ -154,6 +154,9 @@ def _as_index(bk, a, name):
             a = a.astype(xp.int64)
         else:
             raise TypeError(f"{name} must hold integer indices, got dtype {a.dtype}")
+    if a.dtype == xp.uint64 and a.size and int(a.max()) > np.iinfo(np.int64).max:
+        raise ValueError(f"{name} has indices of 2**63 or more (largest {int(a.max())}); "
+                         "they cannot be positions in a matrix")
     return a.astype(xp.int64, copy=False)
 
 
@@ -304,6 +307,13 @@ def _from_coo(bk, rows, cols, vals, shape, duplicates, checked=False):
                 raise ValueError(f"{name} contains negative indices; indices are 0-based")
         if shape is None:
             shape = (int(rows.max()) + 1, int(cols.max()) + 1)
+            for name, dim in zip(("rows", "cols"), shape, strict=True):
+                if dim > 64 * rows.shape[0] + 2**24:  # an index per row or column is stored
+                    raise ValueError(
+                        f"the largest index in {name} is {dim - 1}, far beyond the "
+                        f"{rows.shape[0]} observations: the inferred shape {shape} would need "
+                        "an index of that many rows; pass shape= or renumber the ids to "
+                        "0..count-1 (e.g. numpy.unique(ids, return_inverse=True))")
         else:
             for name, a, lim, ax in (("rows", rows, shape[0], "m"), ("cols", cols, shape[1], "n")):
                 top = int(a.max())

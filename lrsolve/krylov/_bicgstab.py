@@ -44,8 +44,9 @@ def bicgstab(
         Square matrix of shape ``(n, n)``, real or complex, need not be symmetric.
     b : ndarray
         Right-hand side of shape ``(n,)`` or ``(n, 1)``.
-    x0 : ndarray, optional
-        Starting guess (default zeros).  It is not modified.
+    x0 : ndarray or 'Mb', optional
+        Starting guess (default zeros), or ``'Mb'`` (SciPy's: the preconditioned
+        right-hand side).  It is not modified.
     rtol, atol : float, optional
         The solver stops when the *true* residual satisfies
         ``norm(b - A @ x) <= max(rtol * norm(b), atol)``.  Defaults ``1e-5`` and ``0``.

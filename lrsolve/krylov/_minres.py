@@ -50,8 +50,9 @@ def minres(
         residual is always verified.
     b : ndarray
         Right-hand side of shape ``(n,)`` or ``(n, 1)``.
-    x0 : ndarray, optional
-        Starting guess (default zeros).  It is not modified.
+    x0 : ndarray or 'Mb', optional
+        Starting guess (default zeros), or ``'Mb'`` (SciPy's: the preconditioned
+        right-hand side).  It is not modified.
     rtol, atol : float, optional
         The solver stops when the *true* residual satisfies
         ``norm(b - (A - shift I) @ x) <= max(rtol * norm(b), atol)``.

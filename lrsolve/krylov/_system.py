@@ -52,6 +52,12 @@ def make_system(A, b, x0=None, *, M=None, precond=None, name="solver") -> System
 
     Nothing the caller passed is modified: ``x`` is always a new array.
     """
+    x0_mb = isinstance(x0, str)
+    if x0_mb:
+        if x0 != "Mb":
+            raise ValueError(f"x0 must be an array, None or 'Mb' (SciPy's preconditioned "
+                             f"right-hand side), got {x0!r}")
+        x0 = None
     bk = get_backend(A, b, x0, M, precond)
     if b is None:
         raise TypeError(f"{name}() needs a right-hand side b")
@@ -82,6 +88,9 @@ def make_system(A, b, x0=None, *, M=None, precond=None, name="solver") -> System
     if op.dtype != dtype:
         op = as_operator(A, bk, n=n, dtype=dtype, name="A", check=False)
     prec = make_preconditioner(M, precond, op, bk, n, dtype)
+    if x0_mb:  # SciPy's x0='Mb': start from the preconditioned right-hand side
+        x = prec.apply(bvec) if prec is not None else bvec.copy()
+        x0_is_zero = False
     return System(bk, op, bvec, x, x0_is_zero, prec, n, dtype)
 
 

@@ -312,8 +312,10 @@ def cp(
         fill = float(Xobs.sum()) / nobs
         X = xp.where(mask, Xobs, fill).astype(dtype)  # starting imputation: the observed mean
     # ------------------------------------------------------------------ initialisation
-    if isinstance(init, CPTensor) or (isinstance(init, tuple) and len(init) == 2):
-        w0, f0 = init
+    if (isinstance(init, CPTensor) or (isinstance(init, tuple) and len(init) == 2)
+            or (hasattr(init, "weights") and hasattr(init, "factors"))):
+        # lrsolve's or TensorLy's CPTensor, or a (weights, factors) pair
+        w0, f0 = (init.weights, init.factors) if hasattr(init, "factors") else init
         f0 = [bk.asarray(f).astype(dtype) for f in f0]
         if tuple(f.shape[0] for f in f0) != tuple(X.shape) or any(f.shape[1] != R for f in f0):
             raise ValueError(
@@ -500,7 +502,8 @@ def parafac(X, rank, **kwargs):
     rank : int
         Number of components.
     **kwargs
-        Keyword arguments of :func:`cp`.
+        Keyword arguments of :func:`cp`; TensorLy's ``n_iter_max`` and ``random_state``
+        are accepted for ``maxiter`` and ``rng``.
 
     Returns
     -------
@@ -515,4 +518,9 @@ def parafac(X, rank, **kwargs):
     >>> round(parafac(X, 1).relative_error(X), 12)
     0.0
     """
+    for tl_name, name in (("n_iter_max", "maxiter"), ("random_state", "rng")):
+        if tl_name in kwargs:  # TensorLy's names for the same arguments
+            if name in kwargs:
+                raise TypeError(f"give {name}= or TensorLy's {tl_name}=, not both")
+            kwargs[name] = kwargs.pop(tl_name)
     return cp(X, rank, **kwargs)

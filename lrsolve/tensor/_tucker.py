@@ -138,6 +138,18 @@ def _core_feasible(ranks):
     return tuple(ranks)
 
 
+def _as_tucker_init(init):
+    """A ``(core, factors)`` pair or an object with ``core`` and ``factors`` (TensorLy's
+    ``TuckerTensor``) as lrsolve's :class:`TuckerTensor`; anything else is returned as is."""
+    if hasattr(init, "core") and hasattr(init, "factors"):
+        core, factors = init.core, init.factors
+    elif isinstance(init, (tuple, list)) and len(init) == 2:
+        core, factors = init
+    else:
+        return init
+    return TuckerTensor(core, list(factors))
+
+
 def _check_rank_tol(rank, tol, budget=None):
     given = [n for n, v in (("rank", rank), ("tol", tol), ("budget", budget)) if v is not None]
     if len(given) > 1:
@@ -534,6 +546,8 @@ def tucker(
             ranks = _hosvd(X, None, tol, svd, sequential=True, rng=rng).rank
         else:
             ranks = validate_tucker_rank(X.shape, rank)
+        if not isinstance(init, (str, TuckerTensor)):
+            init = _as_tucker_init(init)  # TensorLy's TuckerTensor or a (core, factors) pair
         if isinstance(init, TuckerTensor):
             if init.shape != tuple(X.shape) or init.rank != tuple(ranks):
                 raise ValueError(
