@@ -5,9 +5,11 @@ Sections (``--only a,b``):
 ``omega``      time per ALS sweep vs the number of observed entries |Omega| on a synthetic
                200000 x 100000 rank-10 problem (fitted log-log slope, target 0.9..1.1), the
                fit t = a + b |Omega|, and the parts of the fastest sweep (row update, column
-               update, residual pass, rest).  ``--omega-before DIR`` also times an older copy
-               of the lrsolve package (``git archive <rev> lrsolve | tar -x -C DIR``) in a
-               child process right after the current code at each size.
+               update, residual pass, rest).  ``--rounds R`` times every size in R
+               interleaved rounds instead (all problems built first) and reports the
+               median and range of the rounds' slopes.  ``--omega-before DIR`` also times
+               an older copy of the lrsolve package (``git archive <rev> lrsolve | tar -x
+               -C DIR``) in a child process right after the current code at each size.
 ``rank``       time per sweep vs the rank k (16..128) for the ``cg`` and ``exact`` solvers
                (target: cg grows at most linearly, exact about quadratically).
 ``softimpute`` lrsolve.softimpute vs fancyimpute's SoftImpute algorithm on 5000 x 5000
