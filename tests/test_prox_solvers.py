@@ -478,3 +478,21 @@ def test_lasso_leaves_a_non_canonical_sparse_input_alone():
     np.testing.assert_array_equal(X.indptr, before[2])
     ref = prox.lasso(Xd, y, 0.01, fit_intercept=False, tol=1e-10)
     np.testing.assert_allclose(res.x, ref.x, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_array_likes_and_path_arguments(dtype):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 5)).astype(dtype)
+    y = rng.standard_normal(20).astype(dtype)
+    ref = prox.lasso(X, y, 0.1, tol=1e-10)
+    np.testing.assert_allclose(prox.lasso(X.tolist(), y.tolist(), 0.1, tol=1e-10).x, ref.x,
+                               rtol=1e-5, atol=1e-6)
+    f = prox.LeastSquares(X.tolist(), y.tolist())
+    assert f.value(np.zeros(5)) == pytest.approx(0.5 * float(y.astype(np.float64) @ y))
+    for kw, msg in (({"alphas": [0.1, np.nan]}, "finite numbers"),
+                    ({"alphas": []}, "non-empty"),
+                    ({"n_alphas": -1}, "n_alphas must be a positive integer"),
+                    ({"eps": 2.0}, r"eps must be in \(0, 1\)")):
+        with pytest.raises(ValueError, match=msg):
+            prox.lasso_path(X, y, **kw)

@@ -416,3 +416,11 @@ def test_a_diverging_omega_costs_the_iteration_limit(dtype):
     assert res.best_fixed_omega == 1.0
     assert res.converged.sum() >= 30
     assert res.fixed_iterations[0, 1] == 300  # the failed omega: 10 n
+
+
+def test_early_returns_carry_omega_and_sweeps():
+    A = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(10, 10), format="csr")
+    for res in (relax.sor(A, np.zeros(10), omega=1.3),
+                relax.ssor(A, A @ np.ones(10), x0=np.ones(10), omega=1.2)):
+        assert res.converged and res.niter == 0
+        assert res.extra["sweeps"] == 0 and res.extra["omega"] in (1.3, 1.2)

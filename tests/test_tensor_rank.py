@@ -720,3 +720,23 @@ def test_tensor_ring_meets_the_tolerance_of_tr_ranks_for_tol(dtype):
             r = lrsolve.tensor.tr_ranks_for_tol(X, tol)
             err = lrsolve.tensor.tensor_ring(X, rank=r).relative_error(X)
             assert err <= tol * (1 + 1e-3), (seed, shp, tol, r, err)
+
+
+def test_cp_rank_arguments_and_unit_weights():
+    rng = np.random.default_rng(0)
+    F = [rng.standard_normal((n, 2)) for n in (5, 6, 7)]
+    X = np.einsum("ir,jr,kr->ijk", *F)
+    assert lrsolve.tensor.core_consistency(X, (None, F)) == pytest.approx(100.0)
+    for kw, msg in (({"ranks": [2.7]}, "positive integers"), ({"tol": -1}, "tol must be"),
+                    ({"cc_threshold": float("nan")}, "cc_threshold must be")):
+        with pytest.raises(ValueError, match=msg):
+            lrsolve.tensor.cp_rank(X, **kw)
+    res = lrsolve.tensor.cp_rank(X, ranks=3, n_restarts=2, rng=0)
+    assert res.rank == 2
+
+
+@pytest.mark.parametrize("func", ["tucker", "tensor_train", "tensor_ring", "hosvd"])
+def test_error_targets_of_one_or_more_are_rejected(func):
+    X = np.random.default_rng(0).standard_normal((3, 4, 5))
+    with pytest.raises(ValueError, match="relative-error target and must be < 1"):
+        getattr(lrsolve.tensor, func)(X, tol=1.0)

@@ -436,6 +436,14 @@ def _is_gpu(X, y):
     return get_backend(X, y).name == "cupy"
 
 
+def _array_like(a):
+    """Lists and other array-likes as NumPy arrays (as scikit-learn accepts them); arrays of
+    any module and sparse matrices pass through."""
+    if hasattr(a, "ndim") or hasattr(a, "tocsr"):
+        return a
+    return np.asarray(a)
+
+
 def _check_solver(solver, X, y):
     """``"cd"`` (NumPy/SciPy, Numba) or ``"fista"`` (any array module); None picks."""
     gpu = _is_gpu(X, y)
@@ -523,6 +531,7 @@ def elastic_net(X, y, alpha=1.0, l1_ratio=0.5, *, fit_intercept=True, tol=1e-4, 
     >>> res.converged, int(np.count_nonzero(res.x))
     (True, 2)
     """
+    X, y = _array_like(X), _array_like(y)
     alpha = _check_alpha(alpha)
     l1_ratio = _check_l1(l1_ratio)
     tol = check_nonneg("tol", tol)
@@ -677,6 +686,7 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, fit_in
     >>> coefs.shape, bool(np.all(coefs[:, 0] == 0))
     ((20, 10), True)
     """
+    X, y = _array_like(X), _array_like(y)
     l1_ratio = _check_l1(l1_ratio)
     if l1_ratio == 0:
         raise ValueError("l1_ratio must be > 0 for a path (alpha_max is infinite for ridge)")
@@ -685,10 +695,16 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, fit_in
     solver = _check_solver(solver, X, y)
     if alphas is not None:
         alphas = np.sort(np.asarray(alphas, dtype=np.float64).ravel())[::-1]
-        if np.any(alphas < 0):
-            raise ValueError("alphas must be >= 0")
+        if alphas.size == 0 or not np.all(np.isfinite(alphas)) or np.any(alphas < 0):
+            raise ValueError("alphas must be a non-empty sequence of finite numbers >= 0")
     else:
         eps = check_nonneg("eps", eps, strict=True)
+        if eps >= 1:
+            raise ValueError(f"eps must be in (0, 1): the smallest alpha is eps * alpha_max, "
+                             f"got {eps!r}")
+        if (isinstance(n_alphas, bool) or not isinstance(n_alphas, (int, np.integer))
+                or n_alphas < 1):
+            raise ValueError(f"n_alphas must be a positive integer, got {n_alphas!r}")
     if solver == "fista":
         from ._lasso_fista import fista_fit
 

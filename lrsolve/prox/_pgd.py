@@ -138,6 +138,10 @@ class LeastSquares:
     """
 
     def __init__(self, A, b, scale=1.0):
+        if not (hasattr(A, "ndim") or hasattr(A, "tocsr")):
+            A = np.asarray(A)  # array-likes (lists)
+        if not hasattr(b, "ndim"):
+            b = np.asarray(b)
         self.bk = get_backend(A, b)
         self.A = A
         self.b = self.bk.asarray(b)

@@ -93,14 +93,19 @@ def _relax(A, b, x0, omega, rtol, atol, maxiter, callback, check_every, symmetri
     tol = check_tolerances(rtol, atol, bnorm)
     tally = Tally(sys, tol)
     finish = tally.result
+    def early(*args):  # the documented extras on every return
+        res = finish(*args)
+        res.extra.update(omega=omega, sweeps=0)
+        return res
+
     if bnorm == 0.0:
         x[...] = 0
-        return finish(0, True, 0, np.zeros(1), "b is zero: the solution is x = 0", 0.0)
+        return early(0, True, 0, np.zeros(1), "b is zero: the solution is x = 0", 0.0)
     r = xp.empty_like(b_vec)
     r0 = math.sqrt(float(op.residual(x, b_vec, r)))
     tally.mv += 1
     if r0 <= tol:
-        return finish(0, True, 0, np.array([r0]), "x0 already satisfies the tolerance", r0)
+        return early(0, True, 0, np.array([r0]), "x0 already satisfies the tolerance", r0)
 
     hist = [r0]
     info = maxiter

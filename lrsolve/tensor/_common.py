@@ -73,7 +73,8 @@ def check_int(name, value, minimum=1):
     return int(value)
 
 
-def check_tol(name, tol, *, allow_zero=False):
+def check_tol(name, tol, *, allow_zero=False, target=False):
+    """Validate a tolerance; ``target=True``: a relative-error target, in (0, 1)."""
     if tol is None:
         return None
     if isinstance(tol, bool) or not isinstance(tol, numbers.Real):
@@ -81,6 +82,9 @@ def check_tol(name, tol, *, allow_zero=False):
     tol = float(tol)
     if not math.isfinite(tol) or tol < 0 or (tol == 0 and not allow_zero):
         raise ValueError(f"{name} must be a finite number > 0, got {tol!r}")
+    if target and tol >= 1:
+        raise ValueError(f"{name} is a relative-error target and must be < 1 (the zero tensor "
+                         f"already has relative error 1), got {tol!r}")
     return tol
 
 

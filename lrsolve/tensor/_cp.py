@@ -153,6 +153,8 @@ def core_consistency(X, cp_tensor):
     bk, X = as_tensor(X, allow_nonfinite=False)
     xp = bk.xp
     factors = [bk.asarray(f).astype(X.dtype) for f in factors]
+    if weights is None:  # as CPTensor: no weights means unit weights
+        weights = xp.ones(factors[0].shape[1], dtype=X.dtype)
     w = bk.asarray(weights).astype(X.dtype)
     if len(factors) != X.ndim:
         raise ValueError(f"cp_tensor has {len(factors)} factors but X has order {X.ndim}")

@@ -472,7 +472,7 @@ def hierarchical_tucker(X, rank=None, *, tol=None, tree=None, allocation="global
     bk, X = as_tensor(X)
     xp = bk.xp
     _check_rank_tol(rank, tol)
-    tol = check_tol("tol", tol)
+    tol = check_tol("tol", tol, target=True)
     if allocation not in ("global", "equal"):
         raise ValueError(f"allocation must be 'global' or 'equal', got {allocation!r}")
     if svd not in ("auto", "gram", "svd"):

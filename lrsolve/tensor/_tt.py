@@ -127,7 +127,7 @@ def tensor_train(X, rank=None, *, tol=None, svd="auto"):
     bk, X = as_tensor(X)
     xp = bk.xp
     _check_rank_tol(rank, tol)
-    tol = check_tol("tol", tol)
+    tol = check_tol("tol", tol, target=True)
     if svd not in ("auto", "gram", "svd"):
         raise ValueError(f"svd must be 'auto', 'gram' or 'svd', got {svd!r}")
     shape = X.shape
@@ -184,7 +184,7 @@ def tt_round(tt, rank=None, tol=None):
     ((1, 4, 4, 1), (1, 2, 2, 1))
     """
     _check_rank_tol(rank, tol)
-    tol = check_tol("tol", tol)
+    tol = check_tol("tol", tol, target=True)
     if not isinstance(tt, TTTensor):
         tt = TTTensor(list(tt))
     from .._backend import get_backend
@@ -406,7 +406,7 @@ def tensor_ring(
     bk, X = as_tensor(X)
     xp = bk.xp
     _check_rank_tol(rank, tol)
-    tol = check_tol("tol", tol)
+    tol = check_tol("tol", tol, target=True)
     if method not in ("svd", "als"):
         raise ValueError(f"method must be 'svd' or 'als', got {method!r}")
     if svd not in ("auto", "gram", "svd"):

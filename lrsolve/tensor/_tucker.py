@@ -366,7 +366,7 @@ def _hosvd(X, rank, tol, svd, sequential, rng, mode_order=None):
     bk, X = as_tensor(X)
     xp = bk.xp
     _check_rank_tol(rank, tol)
-    tol = check_tol("tol", tol)
+    tol = check_tol("tol", tol, target=True)
     svd = _check_svd(svd)
     N = X.ndim
     dtype = X.dtype
@@ -521,7 +521,7 @@ def tucker(
         raise ValueError(f"method must be 'hooi', 'hosvd' or 'sthosvd', got {method!r}")
     _check_rank_tol(rank, tol, budget)
     svd = _check_svd(svd)
-    tol = check_tol("tol", tol)
+    tol = check_tol("tol", tol, target=True)
     maxiter = check_int("maxiter", maxiter, minimum=0)
     tol_iter = check_tol("tol_iter", tol_iter, allow_zero=True)
     if callback is not None and not callable(callback):

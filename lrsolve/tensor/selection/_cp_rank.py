@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import string
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,8 +187,8 @@ def cp_rank(X, ranks=range(1, 6), *, n_restarts=5, n_iter=200, tol=1e-9, cc_thre
     ----------
     X : array_like, shape (I_1, ..., I_N)
         Dense real tensor.
-    ranks : iterable of int, optional
-        Candidate ranks, increasing.
+    ranks : iterable of int or int, optional
+        Candidate ranks, increasing (an int ``R``: ``1, ..., R``).
     n_restarts : int, optional
         Random starts per rank.
     n_iter : int, optional
@@ -218,8 +219,21 @@ def cp_rank(X, ranks=range(1, 6), *, n_restarts=5, n_iter=200, tol=1e-9, cc_thre
     """
     bk, X = as_tensor(X, min_ndim=3, nonzero=True)
     xp = bk.xp
-    ranks = [check_int("ranks entries", int(r)) if not isinstance(r, bool) else
-             check_int("ranks entries", r) for r in ranks]
+    if isinstance(ranks, numbers.Integral) and not isinstance(ranks, bool):
+        ranks = range(1, int(ranks) + 1)  # an int: every rank up to it
+    try:
+        ranks = list(ranks)
+    except TypeError:
+        raise TypeError(f"ranks must be an int or a sequence of positive ints, got "
+                        f"{ranks!r}") from None
+    if any(isinstance(r, bool) or not isinstance(r, numbers.Integral) for r in ranks):
+        raise ValueError(f"ranks must hold positive integers, got {ranks!r}")
+    ranks = [check_int("ranks entries", int(r)) for r in ranks]
+    if not (isinstance(tol, numbers.Real) and math.isfinite(tol) and tol >= 0):
+        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
+    if not (isinstance(cc_threshold, numbers.Real) and math.isfinite(cc_threshold)):
+        raise ValueError(f"cc_threshold must be a finite number (a core consistency in "
+                         f"percent), got {cc_threshold!r}")
     if not ranks or sorted(ranks) != ranks or len(set(ranks)) != len(ranks):
         raise ValueError(f"ranks must be a non-empty increasing sequence of positive ints, "
                          f"got {ranks!r}")
