@@ -478,3 +478,24 @@ def test_gpu_matches_cpu(solver, dtype):
     np.testing.assert_allclose(cp.asnumpy(plain.x), cpu.x, rtol=0,
                                atol=(1e-3 if dtype == np.float32 else 1e-6)
                                * np.abs(cpu.x).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_callback_type_pr_norm_matches_scipy(dtype):
+    """SciPy's callback_type='pr_norm': the relative residual norm every inner iteration
+    (without a preconditioner the same sequence as SciPy's)."""
+    import scipy.sparse.linalg as sla
+
+    A = lrsolve.operators.poisson((10, 10)).tocsr().astype(dtype)
+    b = np.ones(100, dtype=dtype)
+    ours, theirs = [], []
+    res = lrsolve.gmres(A, b, callback=ours.append, callback_type="pr_norm", rtol=1e-5)
+    sla.gmres(A, b, callback=theirs.append, callback_type="pr_norm", rtol=1e-5, restart=20)
+    assert res.info == 0 and len(ours) == res.niter
+    n = min(len(ours), len(theirs), 10)
+    np.testing.assert_allclose(ours[:n], theirs[:n], rtol=1e-3 if dtype == np.float32 else 1e-9)
+    xs = []
+    lrsolve.gmres(A, b, callback=xs.append, callback_type="x", rtol=1e-5)
+    assert len(xs) == res.niter and xs[-1].shape == (100,)
+    with pytest.raises(ValueError, match="callback_type must be"):
+        lrsolve.gmres(A, b, callback_type="foo")

@@ -78,7 +78,7 @@ class _Hessenberg:
 
 
 def _solve(name, A, b, x0, rtol, atol, restart, maxiter, M, precond, callback, check_every,
-           flexible):
+           flexible, callback_type=None):
     sys = make_system(A, b, x0, M=M, precond=precond, name=name)
     bk, op, prec, xp = sys.bk, sys.op, sys.prec, sys.xp
     n, dtype = sys.n, sys.dtype
@@ -87,6 +87,14 @@ def _solve(name, A, b, x0, rtol, atol, restart, maxiter, M, precond, callback, c
     m = min(int(restart), n)
     maxiter = check_maxiter(maxiter, 10 * n)
     check_every = check_loop_options(bk, check_every, callback)
+    if callback_type not in (None, "x", "pr_norm", "legacy"):
+        raise ValueError(f"callback_type must be None, 'x', 'pr_norm' or 'legacy', got "
+                         f"{callback_type!r}")
+    norm_cb = None
+    if callback is not None and callback_type in ("pr_norm", "legacy"):
+        # SciPy's residual-norm callback: the relative residual, no iterate formed
+        norm_cb, callback = callback, None
+        check_every = 1
     if callback is not None:
         check_every = 1  # the callback needs x_k, hence the small problem, every step
 
@@ -216,6 +224,8 @@ def _solve(name, A, b, x0, rtol, atol, restart, maxiter, M, precond, callback, c
                 correction(hs, k, xk)
                 xk += x
                 callback(xk)
+            elif norm_cb is not None:
+                norm_cb(est / bnorm if bnorm > 0 else est)
             if stop:
                 break
         if info < 0:
@@ -326,6 +336,12 @@ _PARAMS_DOC = """
         cycle).  On the CPU the default is 1; on the GPU it is 10, so the device
         is synchronised only every 10 iterations (at most 9 extra iterations
         are made).  A callback forces 1.
+    callback_type : {None, 'x', 'pr_norm', 'legacy'}, optional
+        SciPy's argument: ``'x'`` (and None) calls ``callback(xk)`` as described
+        above (every inner iteration, where SciPy calls it once per cycle);
+        ``'pr_norm'`` and ``'legacy'`` call ``callback(rk)`` every inner iteration
+        with the relative residual norm ``||b - A x_k|| / ||b||`` (the residual is
+        the true one: the preconditioning is on the right), without forming ``x_k``.
 
     Returns
     -------
@@ -353,6 +369,7 @@ def gmres(
     precond=None,
     callback=None,
     check_every=None,
+    callback_type=None,
 ):
     """Solve ``A x = b`` by restarted GMRES(m) with right preconditioning.
 
@@ -361,7 +378,7 @@ def gmres(
     true residual norm over ``x0 + M K_j``.
     """
     return _solve("gmres", A, b, x0, rtol, atol, restart, maxiter, M, precond, callback,
-                  check_every, flexible=False)
+                  check_every, flexible=False, callback_type=callback_type)
 
 
 def fgmres(
@@ -377,6 +394,7 @@ def fgmres(
     precond=None,
     callback=None,
     check_every=None,
+    callback_type=None,
 ):
     """Solve ``A x = b`` by flexible GMRES: the preconditioner may change every step.
 
@@ -385,7 +403,7 @@ def fgmres(
     nonlinear one such as a few steps of an inner iterative solver.
     """
     return _solve("fgmres", A, b, x0, rtol, atol, restart, maxiter, M, precond, callback,
-                  check_every, flexible=True)
+                  check_every, flexible=True, callback_type=callback_type)
 
 
 _NOTES_GMRES = """
