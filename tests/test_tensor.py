@@ -663,3 +663,28 @@ def test_tensorly_containers_and_names_are_accepted(dtype):
     assert abs(t1.relative_error(X) - t2.relative_error(X)) < 1e-6
     assert t1.relative_error(X) <= lt.tucker(X, rank=(2, 3, 3), init="random", rng=0,
                                               maxiter=1).relative_error(X) + 1e-2
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fraction_and_same_ranks_for_trains_and_rings(dtype):
+    X = np.random.default_rng(0).standard_normal((4, 5, 6, 7)).astype(dtype)
+    for r in (0.5, 0.1, "same"):
+        frac = 1.0 if r == "same" else r
+        tt = lt.tensor_train(X, rank=r)
+        size = sum(c.size for c in tt.cores)
+        assert size <= frac * X.size
+        assert tt.cores[0].dtype == dtype
+    ring = lt.tensor_ring(X, rank=0.2, method="als", maxiter=3)
+    assert sum(c.size for c in ring.cores) <= 0.2 * X.size
+    with pytest.raises(ValueError, match="'same' or a float"):
+        lt.tensor_train(X, rank="half")
+
+
+def test_gram_svd_honours_ranks_beyond_a_deficient_unfolding():
+    rng = np.random.default_rng(0)
+    X = np.einsum("ia,ajk->ijk", rng.standard_normal((20, 2)), rng.standard_normal((2, 2, 2)))
+    for f in (lt.tucker, lt.hosvd, lt.sthosvd):
+        t = f(X, rank=(3, 2, 2), svd="gram")
+        assert t.rank == (3, 2, 2)
+        np.testing.assert_allclose(t.factors[0].T @ t.factors[0], np.eye(3), atol=1e-10)
+        assert t.relative_error(X) < 1e-10

@@ -53,6 +53,22 @@ def _bond_limits(shape):
     return out
 
 
+def _fraction(rank):
+    """``rank`` as a fraction of the tensor's size (``'same'`` is 1.0), or None."""
+    if isinstance(rank, str):
+        if rank != "same":
+            raise ValueError(f"rank must be an int, a sequence of ints, 'same' or a float, "
+                             f"got {rank!r}")
+        return 1.0
+    if isinstance(rank, numbers.Real) and not isinstance(rank, numbers.Integral):
+        f = float(rank)
+        if not (math.isfinite(f) and f > 0):
+            raise ValueError(f"a float rank is a fraction of the tensor's size, > 0; got "
+                             f"{rank!r}")
+        return f
+    return None
+
+
 def _tt_ranks(shape, rank):
     """Internal TT ranks (length N-1) from an int or a sequence (length N-1 or N+1)."""
     N = len(shape)
@@ -64,6 +80,13 @@ def _tt_ranks(shape, rank):
     if isinstance(rank, numbers.Integral):
         r = check_int("rank", rank)
         return [min(r, lim) for lim in limits]
+    fraction = _fraction(rank)
+    if fraction is not None:  # TensorLy's float / 'same' rank: a fraction of X's size
+        a = float(sum(shape[1:-1]))
+        b = float(shape[0] + shape[-1])
+        c = fraction * float(np.prod(shape, dtype=np.float64))
+        r = c / b if a == 0 else (-b + math.sqrt(b * b + 4 * a * c)) / (2 * a)
+        return [max(1, min(int(math.floor(r)), lim)) for lim in limits]
     ranks = [check_int("rank[k]", r) for r in rank]
     if len(ranks) == N + 1:
         if ranks[0] != 1 or ranks[-1] != 1:
@@ -96,10 +119,12 @@ def tensor_train(X, rank=None, *, tol=None, svd="auto"):
     ----------
     X : array_like
         Tensor of order >= 2 (NumPy or CuPy).
-    rank : int or sequence of int, optional
+    rank : int, sequence of int, float or "same", optional
         Maximum bond rank (an int, clipped to what each bond allows) or the bond ranks
         (``N - 1`` internal ones, or ``N + 1`` with the boundary ranks ``1`` as in
-        TensorLy).  Default with ``tol=None``: exact (full) ranks.
+        TensorLy).  A float (TensorLy's convention; ``"same"`` is 1.0) asks for a
+        uniform rank with at most that fraction of ``X``'s size in parameters.
+        Default with ``tol=None``: exact (full) ranks.
     tol : float, optional
         Relative error guarantee ``||X - T|| <= tol ||X||``: every truncation discards at
         most ``delta = tol / sqrt(N - 1) * ||X||`` (Oseledets' rule).
@@ -230,6 +255,10 @@ def _tr_ranks(shape, rank):
         raise TypeError(f"rank must be an int or a sequence of ints, got {rank!r}")
     if isinstance(rank, numbers.Integral):
         return [check_int("rank", rank)] * N
+    fraction = _fraction(rank)
+    if fraction is not None:  # TensorLy's float / 'same' rank: sum_k r^2 I_k = fraction |X|
+        r = math.sqrt(fraction * float(np.prod(shape, dtype=np.float64)) / float(sum(shape)))
+        return [max(1, int(math.floor(r)))] * N
     ranks = [check_int("rank[k]", r) for r in rank]
     if len(ranks) == N + 1:
         if ranks[0] != ranks[-1]:
@@ -361,9 +390,10 @@ def tensor_ring(
     ----------
     X : array_like
         Tensor of order >= 2 (NumPy or CuPy).
-    rank : int or sequence of int, optional
+    rank : int, sequence of int, float or "same", optional
         Bond ranks ``(r_0, ..., r_{N-1})`` (or ``N + 1`` entries with ``r_N = r_0``, as in
-        TensorLy); an int is used for every bond.
+        TensorLy); an int is used for every bond; a float (``"same"``: 1.0) gives the
+        uniform rank whose ring has at most that fraction of ``X``'s size in parameters.
     tol : float, optional
         Relative error target of TR-SVD (``method="svd"``): the first split may discard
         ``2 tol^2 ||X||^2 / N``, the ``N - 2`` others ``tol^2 ||X||^2 / N`` each, so that

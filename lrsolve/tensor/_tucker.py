@@ -220,8 +220,15 @@ def _spectrum(xp, Y, n, method, dtype):
         keep = int((w > w[0] * (P * eps_of(dtype))).sum()) if float(w[0]) > 0 else 1
         keep = max(keep, 1)
         U = Yn @ V[:, :keep] / xp.sqrt(xp.maximum(w[:keep], np.finfo(np.dtype(dtype)).tiny))
+        full = min(In, P)
+        if keep < full:
+            # rank-deficient unfolding: complete the basis (Householder QR of [U, I] keeps
+            # U's span first and adds orthonormal directions), so that a requested rank
+            # up to min(I_n, P) is honoured, as with svd="svd" -- the added directions carry
+            # no energy
+            U = xp.concatenate([U, xp.eye(In, full, dtype=U.dtype)], axis=1)
         U, _ = xp.linalg.qr(U)
-        return U, w[: min(In, P)]
+        return U[:, :full], w[:full]
     U, s, _ = xp.linalg.svd(Yn, full_matrices=False)
     return U, s * s
 
