@@ -415,7 +415,10 @@ def _cmd_solve(args):
             "CuPy wheel matching your CUDA), or use --backend numpy"
         )
     with lrsolve.backend(args.backend, engine=args.engine):
-        op = lrsolve.operators.as_operator(A)  # on the GPU: copied to the device once here
+        try:
+            op = lrsolve.operators.as_operator(A)  # on the GPU: copied to the device once here
+        except (ValueError, TypeError) as exc:  # e.g. NaN/Inf entries: bad input, exit 2
+            raise CLIError(f"{args.matrix}: {exc}") from None
         bk = op.backend
         b_in = bk.xp.asarray(b) if bk.name == "cupy" else b
         engine = bk.engine

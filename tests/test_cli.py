@@ -307,3 +307,11 @@ def test_precond_option_values_and_errors(spd_files, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["solve", pa, "--precond", "ssor", "-O", "omega"])
     assert exc.value.code == 2
+
+
+def test_solve_matrix_with_nan_exits_2(tmp_path, capsys):
+    A = sp.diags([1.0, 2.0, np.nan], format="coo")
+    p = tmp_path / "nan.mtx"
+    scipy.io.mmwrite(p, A)
+    assert main(["solve", str(p)]) == 2
+    assert "NaN" in capsys.readouterr().err

@@ -388,3 +388,36 @@ def test_training_device_errors():
         with pytest.raises(ValueError, match="no CUDA device"):
             lrsolve.deep.train_dcdm(poisson((8, 8)), n_ritz=8, n_samples=8, epochs=1,
                                     device="cuda")
+
+
+@pytest.mark.parametrize("scale", [1e40, 1e-40])
+def test_dcdm_does_not_depend_on_the_scale_of_b(scale):
+    """The residual is normalised in the solve dtype before the float32 network sees it."""
+    A = poisson((16, 16))
+    b = _rhs(A)
+    ref = dcdm(A, b, rtol=1e-6, fallback=False)
+    res = dcdm(A, scale * b, rtol=1e-6, fallback=False)
+    assert ref.converged and res.converged
+    assert abs(res.niter - ref.niter) <= 1
+    np.testing.assert_allclose(res.x / scale, ref.x, rtol=1e-4, atol=1e-8)
+
+
+def test_training_leaves_the_given_network_alone():
+    net = lrsolve.deep.load_model("auto", ndim=2)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    res = lrsolve.deep.train_dcdm("poisson", grid_shape=(8, 8), n_ritz=8, n_samples=16,
+                                  epochs=1, batch_size=8, seed=0, model=net, lr=0.1)
+    assert res.model is not net
+    for k, v in net.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert lrsolve.deep.load_model("auto", ndim=2) is net  # the cache still holds it
+    changed = any(not torch.equal(v, before[k]) for k, v in res.model.state_dict().items())
+    assert changed
+
+
+def test_validation_loss_is_nan_when_nothing_is_held_out():
+    A = poisson((8, 8))  # two systems of one sample each: none can give one to validation
+    res = lrsolve.deep.train_dcdm([A, A], n_ritz=8, n_samples=2, epochs=1, batch_size=8,
+                                  seed=0)
+    assert np.isnan(res.initial_loss) and np.isnan(res.val_history[-1])
+    assert np.isfinite(res.loss_history[-1])

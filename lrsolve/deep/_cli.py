@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 
@@ -155,8 +156,11 @@ def run_train(args):
     meta = {"command": "lrsolve " + " ".join(argv), "wall_seconds": time.perf_counter() - t0}
     res.metadata.update(meta)
     path = res.save(args.out)
-    print(json.dumps({"out": str(path), "initial_loss": res.initial_loss,
-                      "final_val_loss": res.val_history[-1] if res.val_history else None,
+    def finite(v):  # JSON has no NaN: a loss with nothing held out is null
+        return v if v is not None and math.isfinite(v) else None
+
+    print(json.dumps({"out": str(path), "initial_loss": finite(res.initial_loss),
+                      "final_val_loss": finite(res.val_history[-1]) if res.val_history else None,
                       "epochs": len(res.loss_history), "seconds": round(res.seconds, 1)}))
     return 0
 

@@ -63,14 +63,22 @@ def _grid_map(sys, A, grid_shape, mask):
 def _device_net(torch, net, device):
     if device.type == "cpu":
         return net
+    import weakref
+
+    # the device copy is remade when the network's weights changed in place (torch counts
+    # in-place updates per tensor) or when the id belongs to a new network; the cache
+    # holds the networks weakly, so it keeps none of them alive
     key = (id(net), str(device))
+    version = tuple(int(p._version) for p in net.parameters())
     hit = _DEVICE_NETS.get(key)
-    if hit is None or hit[0] is not net:
+    if hit is None or hit[0]() is not net or hit[1] != version:
         import copy
 
-        hit = (net, copy.deepcopy(net).to(device))
+        for k in [k for k, v in _DEVICE_NETS.items() if v[0]() is None]:
+            del _DEVICE_NETS[k]
+        hit = (weakref.ref(net), version, copy.deepcopy(net).to(device))
         _DEVICE_NETS[key] = hit
-    return hit[1]
+    return hit[2]
 
 
 def _default_precond(op):
@@ -258,7 +266,9 @@ def dcdm(A, b, x0=None, *, model="auto", rtol=1e-5, atol=0.0, maxiter=None, k=2,
         return t.numpy()
 
     def direction(r, rnorm):
-        rt = to_torch(r).to(torch.float32) * (1.0 / rnorm)
+        # normalised in the solve dtype first: a float32 cast of r itself would overflow or
+        # underflow for a badly scaled b (|b| ~ 1e40 or 1e-40)
+        rt = to_torch(r * (1.0 / rnorm)).to(torch.float32)
         with torch.inference_mode(), _full_fp32(torch, device):
             if mask_t is None:
                 out = dnet(rt.reshape((1,) + grid))[0].reshape(-1)

@@ -346,7 +346,8 @@ def train_dcdm(operator_or_generator, *, grid_shape=None, n_ritz=256, n_samples=
         weight (defaults 0.55 and 9, as in the paper).
     model : torch.nn.Module, optional
         Network to continue training (default: :func:`build_model` with
-        ``model_options``).
+        ``model_options``).  It is not modified: a copy is trained and returned
+        as the result's ``model``.
     checkpoint : str or pathlib.Path, optional
         Save the model (and optimiser state in ``<checkpoint>.ckpt``) after
         every epoch.
@@ -447,6 +448,12 @@ def train_dcdm(operator_or_generator, *, grid_shape=None, n_ritz=256, n_samples=
                 model = build_model(ndim, **model_options)
             elif model_options:
                 raise ValueError("give model or model options, not both")
+            else:
+                import copy
+
+                # the caller's network (perhaps the cached shipped one that every
+                # dcdm(model="auto") uses) is not modified: a copy is trained
+                model = copy.deepcopy(model)
             model = model.to(dev)
             mats = [_torch_matrix(torch, s.A).to(dev) for s in systems]
             masks = [None if s.mask is None else torch.from_numpy(np.array(s.mask)).to(dev)
@@ -483,7 +490,7 @@ def train_dcdm(operator_or_generator, *, grid_shape=None, n_ritz=256, n_samples=
                                                masks[i])) * len(Bb)
                             cnt += len(Bb)
                 model.train()
-                return tot / max(cnt, 1)
+                return tot / cnt if cnt else float("nan")  # nothing held out: no value
 
             initial = evaluate() if not vhist else float("nan")
             batches = []
