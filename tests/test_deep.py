@@ -421,3 +421,11 @@ def test_validation_loss_is_nan_when_nothing_is_held_out():
                                   seed=0)
     assert np.isnan(res.initial_loss) and np.isnan(res.val_history[-1])
     assert np.isfinite(res.loss_history[-1])
+
+
+def test_unknown_fallback_preconditioner_is_rejected_up_front():
+    A = poisson((16, 16))
+    with pytest.raises(ValueError, match="precond must be 'auto'"):
+        dcdm(A, _rhs(A), precond="bogus")
+    with pytest.raises(ValueError, match="precond must be 'auto'"):
+        dcdm(A, _rhs(A), precond=("bogus", {}))

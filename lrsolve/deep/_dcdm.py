@@ -238,6 +238,14 @@ def dcdm(A, b, x0=None, *, model="auto", rtol=1e-5, atol=0.0, maxiter=None, k=2,
         raise TypeError("dcdm solves real systems; got complex data (use lrsolve.cg)")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+    name = precond[0] if (isinstance(precond, tuple) and precond
+                          and isinstance(precond[0], str)) else precond
+    if isinstance(name, str) and name != "auto":  # checked now, not after the DCDM steps
+        from ..precond import available
+
+        if name not in available():
+            raise ValueError(f"precond must be 'auto', None, one of {available()} (or a "
+                             f"(name, options) pair) or a Preconditioner, got {precond!r}")
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 0:
         raise ValueError(f"k must be an int >= 0 (directions to orthogonalise against), got {k!r}")
     if isinstance(window, bool) or not isinstance(window, numbers.Integral) or window < 1:
