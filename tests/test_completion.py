@@ -606,16 +606,19 @@ def test_load_movielens_synthetic_file(tmp_path, rng):
     with pytest.raises(ValueError, match="line 2: expected 4 fields per line"):
         load_movielens(bad)
     bad.write_text("1\t2\t5\t1\n1.7\t1\t3\t2\n")
-    with pytest.raises(ValueError, match="user id '1.7' in rating 2 is not an integer"):
+    with pytest.raises(ValueError, match="line 2: user id '1.7' is not an integer"):
         load_movielens(bad)
     bad.write_text("1\t2\tnan\t1\n")
-    with pytest.raises(ValueError, match="rating 1 is not finite"):
+    with pytest.raises(ValueError, match="line 1: the rating is not finite"):
         load_movielens(bad)
     bad.write_text("\n\n")
     with pytest.raises(ValueError, match="no ratings"):
         load_movielens(bad)
     bad.write_text("1\t2\t5\t1\n\n2\t1\t4\t2\n\n")  # blank lines are skipped
     assert load_movielens(bad)[2].tolist() == [5.0, 4.0]
+    bad.write_text("1\t2\t5\t1\n\n2.5\t1\t4\t2\n")  # errors name the file's line
+    with pytest.raises(ValueError, match="line 3: user id '2.5'"):
+        load_movielens(bad)
 
 
 # ----------------------------------------------------------------------------- GPU

@@ -375,3 +375,16 @@ def test_singular_matrix_reports_breakdown(dtype):
     res = gcrodr(A, np.r_[np.ones(9), 0.0].astype(dtype))
     assert res.info == 0
     assert np.linalg.norm(A @ res.x - np.r_[np.ones(9), 0.0]) <= 1e-4
+
+
+def test_bound_method_operators_keep_their_identity():
+    class Op:
+        def __init__(self, A):
+            self.A = A
+
+        def mv(self, x):
+            return self.A @ x
+
+    o = Op(convdiff(8))
+    assert operator_fingerprint(o.mv) == operator_fingerprint(o.mv)
+    assert operator_fingerprint(o.mv) != operator_fingerprint(Op(convdiff(8)).mv)

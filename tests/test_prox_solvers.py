@@ -496,3 +496,27 @@ def test_array_likes_and_path_arguments(dtype):
                     ({"eps": 2.0}, r"eps must be in \(0, 1\)")):
         with pytest.raises(ValueError, match=msg):
             prox.lasso_path(X, y, **kw)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fista_ridge_gap_certifies_convergence(dtype):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 30))
+    y = rng.standard_normal(50)
+    res = prox.elastic_net(X.astype(dtype), y.astype(dtype), 0.5, 0.0, fit_intercept=False,
+                           tol=1e-10, solver="fista")
+    w = np.linalg.solve(X.T @ X + 50 * 0.5 * np.eye(30), X.T @ y)
+    assert res.converged and res.niter < 1000
+    np.testing.assert_allclose(res.x, w, atol=1e-3 if dtype == np.float32 else 1e-5)
+
+
+def test_least_squares_takes_a_linear_operator():
+    import scipy.sparse.linalg as sla
+
+    A = np.random.default_rng(0).standard_normal((6, 4))
+    f = prox.LeastSquares(sla.aslinearoperator(A), np.ones(6))
+    assert f.value(np.zeros(4)) == pytest.approx(3.0)
+    B = sp.csr_matrix(A)
+    B.data[0] = np.nan
+    with pytest.raises(ValueError, match="A contains NaN"):
+        prox.LeastSquares(B, np.ones(6))

@@ -740,3 +740,22 @@ def test_error_targets_of_one_or_more_are_rejected(func):
     X = np.random.default_rng(0).standard_normal((3, 4, 5))
     with pytest.raises(ValueError, match="relative-error target and must be < 1"):
         getattr(lrsolve.tensor, func)(X, tol=1.0)
+
+
+@pytest.mark.parametrize("n,R", [(2, 2), (3, 3), (1, 1)])
+def test_spm_odd_order_with_as_many_components_as_the_dimension(n, R):
+    """Odd order: the flattening is tall, so R up to its column count is separable."""
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((n, R))
+    X = np.einsum("ir,jr,kr->ijk", a, a, a)
+    assert lrsolve.tensor.spm(X, rank=R).rel_error < 1e-8
+    assert lrsolve.tensor.spm(X).rel_error < 1e-8
+
+
+def test_tensor_ring_derived_ranks_fit_the_method():
+    rng = np.random.default_rng(0)
+    for shp in ((3, 4, 5), (2, 100, 100)):
+        X = rng.standard_normal(shp)
+        for r in ("same", 0.1):
+            t = lrsolve.tensor.tensor_ring(X, rank=r)
+            assert t.rank[0] * t.rank[1] <= min(X.shape[0], X.size // X.shape[0])

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._reference_completion import cg_exact_max, row_pcg
+from ._reference_completion import cg_exact_max, min_norm_rows, row_pcg
 
 #: Elements of the padded gathered stack ``G`` per chunk.
 CHUNK = 1 << 27
@@ -85,7 +85,8 @@ def mc_als_exact(ptr, idx, vals, F, lam, out):
         x[empty] = 0
         if lo < k and bool(under.any()):  # (the test syncs the device: short buckets only)
             sel = xp.nonzero(under)[0]
-            x[sel] = (xp.linalg.pinv(G[sel]) @ v[sel][:, :, None])[:, :, 0]
+            valid = xp.arange(L)[None, :] < cnt[sel][:, None]
+            x[sel] = min_norm_rows(xp, G[sel], v[sel], valid)
         out[rows] = x
     return out
 
@@ -127,7 +128,8 @@ def mc_als_cg(ptr, idx, vals, F, lam, X0, nsteps, out, exact_max=None):
             under = (cnt > 0) & (cnt < k) & (lr[:, 0] == 0)
             if bool(under.any()):
                 sel = xp.nonzero(under)[0]
-                x[sel] = (xp.linalg.pinv(G[sel]) @ v[sel][:, :, None])[:, :, 0]
+                valid = xp.arange(L)[None, :] < cnt[sel][:, None]
+                x[sel] = min_norm_rows(xp, G[sel], v[sel], valid)
         out[rows] = x
     return out
 

@@ -45,6 +45,8 @@ at most ``CHUNK`` numbers (at least one row per chunk).
 
 from __future__ import annotations
 
+import numpy as np
+
 from ._reference import _xp
 
 #: Elements of the per-chunk temporaries (gathered factor rows, outer products).
@@ -180,12 +182,42 @@ def mc_als_exact(ptr, idx, vals, F, lam, out):
     return out
 
 
+def min_norm_rows(xp, G, v, valid):
+    """Minimum-norm solutions ``x_i = G_i^T (G_i G_i^T)^{-1} y_i`` of underdetermined rows.
+
+    ``G`` (rows x L x k) holds each row's sampled factor rows, zero-padded past its count
+    (``valid``, rows x L); ``v`` (rows x L) its values, zero-padded.  The padded part of
+    each ``L x L`` dual matrix gets a unit diagonal (its unknowns are 0), the rest a
+    relative jitter of ``10 L eps`` (a dependent set of rows stays solvable): one batched
+    solve in float64 (these rows are few), the Numba kernels' dual rows to rounding.
+    """
+    L = G.shape[1]
+    G64 = G.astype(xp.float64)  # few rows: the small systems in float64 whatever the data
+    K = G64 @ G64.transpose(0, 2, 1)
+    d = xp.arange(L)
+    scale = xp.max(K[:, d, d], axis=1)
+    jitter = 10 * L * float(np.finfo(np.float64).eps)
+    K[:, d, d] += xp.where(valid, (jitter * scale)[:, None], 1)
+    w = xp.linalg.solve(K, v.astype(xp.float64)[:, :, None])
+    return (G64.transpose(0, 2, 1) @ w)[:, :, 0].astype(G.dtype)
+
+
 def _min_norm_rows(xp, ptr, idx, vals, F, r0, under, out):
-    """``out[r0 + i] = pinv(G_i) y_i`` for the rows ``i`` flagged in ``under`` (``lam = 0``
-    and fewer entries than k: the minimum-norm solution of the singular row system)."""
-    for i in xp.nonzero(under)[0].tolist():
-        a, z = int(ptr[r0 + i]), int(ptr[r0 + i + 1])
-        out[r0 + i] = xp.linalg.pinv(F[idx[a:z]]) @ vals[a:z]
+    """``out[r0 + i]``: the minimum-norm solution for the rows ``i`` flagged in ``under``
+    (``lam = 0`` and fewer entries than k, whose ``k x k`` system is singular)."""
+    sel = xp.nonzero(under)[0]
+    if int(sel.shape[0]) == 0:
+        return
+    rows = sel + r0
+    start = ptr[rows]
+    cnt = ptr[rows + 1] - start
+    L = int(cnt.max())
+    j = xp.arange(L)
+    valid = j[None, :] < cnt[:, None]
+    pos = xp.where(valid, start[:, None] + j[None, :], 0)
+    G = F[idx[pos]] * valid[:, :, None].astype(F.dtype)
+    v = xp.where(valid, vals[pos], 0).astype(F.dtype)
+    out[rows] = min_norm_rows(xp, G, v, valid)
 
 
 def cg_exact_max(k, nsteps):

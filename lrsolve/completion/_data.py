@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import numbers
 
 import numpy as np
@@ -312,7 +313,7 @@ def _from_coo(bk, rows, cols, vals, shape, duplicates, checked=False):
                     raise ValueError(
                         f"the largest index in {name} is {dim - 1}, far beyond the "
                         f"{rows.shape[0]} observations: the inferred shape {shape} would need "
-                        "an index of that many rows; pass shape= or renumber the ids to "
+                        f"an index of that many {name}; pass shape= or renumber the ids to "
                         "0..count-1 (e.g. numpy.unique(ids, return_inverse=True))")
         else:
             for name, a, lim, ax in (("rows", rows, shape[0], "m"), ("cols", cols, shape[1], "n")):
@@ -433,31 +434,37 @@ def load_movielens(path, *, sep="\t", timestamps=False, dtype=np.float64):
         text = f.read()
     if sep != " " and sep != "\t":
         text = text.replace(sep, "\t")
-    fields = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        parts = line.split()
-        if not parts:
-            continue  # blank lines (a trailing newline) are skipped
-        if len(parts) != 4:
+    # one field count per line (a C-level count of the separator), so that a line with a
+    # missing field is reported even where another line has one too many
+    lines = text.split("\n")
+    sepc = " " if sep == " " else "\t"
+    counts = np.fromiter(map(str.count, lines, itertools.repeat(sepc)), dtype=np.int64,
+                         count=len(lines))
+    for i in np.flatnonzero(counts != 3).tolist():
+        parts = lines[i].split()
+        if parts and len(parts) != 4:
             raise ValueError(
-                f"{path}, line {number}: expected 4 fields per line (user, item, rating, "
-                f"timestamp) separated by {sep!r}, got {len(parts)}: {line.strip()[:60]!r}; pass "
-                "sep= for another separator"
-            )
-        fields.append(parts)
-    if not fields:
+                f"{path}, line {i + 1}: expected 4 fields per line (user, item, rating, "
+                f"timestamp) separated by {sep!r}, got {len(parts)}: {lines[i].strip()[:60]!r}; "
+                "pass sep= for another separator")
+    line_no = np.flatnonzero(counts == 3) + 1  # the others were checked to be blank
+    del lines
+    tokens = text.split()
+    if len(tokens) % 4:
+        raise ValueError(f"{path}: expected 4 fields per line (user, item, rating, "
+                         f"timestamp) separated by {sep!r}; pass sep= for another separator")
+    if not tokens:
         raise ValueError(f"{path} holds no ratings")
-    cols4 = list(zip(*fields, strict=False))
-    del fields
 
-    def column(i, kind, what):
+    def column(i, kind, what, tokens=tokens):
+        col = tokens[i::4]
         try:
-            return np.array(cols4[i], dtype=kind)
-        except (ValueError, OverflowError):
-            number, tok = next(((q, t) for q, t in enumerate(cols4[i], start=1)
-                                if not _parses(t, kind)), (0, ""))
+            return np.array(col, dtype=kind)
+        except (ValueError, OverflowError, TypeError):
+            number, tok = next(((q, t) for q, t in enumerate(col) if not _parses(t, kind)),
+                               (0, ""))
             raise ValueError(
-                f"{path}: {what} {tok!r} in rating {number} is not "
+                f"{path}, line {int(line_no[number])}: {what} {tok!r} is not "
                 + ("an integer" if kind is np.int64 else "a number")
                 + f"; check sep={sep!r}"
             ) from None
@@ -466,9 +473,11 @@ def load_movielens(path, *, sep="\t", timestamps=False, dtype=np.float64):
     items = column(1, np.int64, "item id")
     ratings = column(2, np.float64, "rating")
     times = column(3, np.int64, "timestamp") if timestamps else None
+    del tokens
     if not np.isfinite(ratings).all():
-        bad = int(np.flatnonzero(~np.isfinite(ratings))[0]) + 1
-        raise ValueError(f"{path}: rating {bad} is not finite ({ratings[bad - 1]})")
+        bad = int(np.flatnonzero(~np.isfinite(ratings))[0])
+        raise ValueError(f"{path}, line {int(line_no[bad])}: the rating is not finite "
+                         f"({ratings[bad]})")
     if users.min() < 1 or items.min() < 1:
         raise ValueError(f"{path}: user and item ids must be 1-based (>= 1)")
     rows = users - 1

@@ -398,6 +398,7 @@ def gcrodr(
                     singular = stop = True
                     if len(hist) > 1:
                         hist[-1] = hist[-2]
+                    est = hist[-1]  # the rejected column's estimate is not a residual
                     break
                 if abs(hcol[jj + 1]) <= eps * azn:
                     lucky = stop = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import types
 import weakref
 
 import numpy as np
@@ -245,6 +246,10 @@ def _object_token(A):
     reference to ``A`` and dropped with it; an object without weak references gets a
     fresh token each time (its spaces are always re-projected: safe, never stale).
     """
+    if isinstance(A, types.MethodType):
+        # a bound method (A=obj.matvec) is a new object at every attribute access: its
+        # identity is its object's and its function's
+        return ("method", _object_token(A.__self__), _object_token(A.__func__))
     key = id(A)
     entry = _OBJECT_TOKENS.get(key)
     if entry is not None and entry[0]() is A:

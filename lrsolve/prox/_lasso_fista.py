@@ -113,6 +113,12 @@ def _gap(P, w, r, xtr, lam, mu):
     ry = _host(r @ P.y)
     dn = _host(xp.abs(xtr).max())
     primal = 0.5 * rr + lam * l1 + 0.5 * mu * ww
+    if lam <= 0 and mu > 0:
+        # ridge: the residual is the dual point (as in the coordinate-descent solver);
+        # ``xtr`` is A^T r - mu w here
+        xr = xtr + mu * w
+        gap = rr - ry + 0.5 * mu * ww + 0.5 * _host(xr @ xr) / mu
+        return max(gap, 0.0), primal
     if mu or lam <= 0:
         const = lam / dn if dn > lam else 1.0
         gap = (0.5 * rr * (1 + const * const) + lam * l1 - const * ry

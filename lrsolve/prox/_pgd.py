@@ -155,7 +155,8 @@ class LeastSquares:
         xp = self.bk.xp
         check_finite(xp, self.b, "b")
         data = getattr(A, "data", None) if hasattr(A, "tocsr") else A
-        if data is not None and hasattr(data, "dtype"):
+        if isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):
+            # arrays and sparse data; operators are not read
             check_finite(xp, data, "A")
         self._lip = None
         self.shape = A.shape

@@ -447,6 +447,15 @@ def tensor_ring(
     if rank is None and tol is None:
         raise ValueError("give rank= or tol= to choose the tensor-ring ranks")
     ranks = None if rank is None else _tr_ranks(X.shape, rank)
+    if ranks is not None and _fraction(rank) is not None:
+        # a derived (float / 'same') rank is lowered to what the method can fit: TR-SVD
+        # splits r_0 r_1 <= min(I_0, |X| / I_0); ALS needs r_k r_{k+1} <= |X| / I_k
+        r = ranks[0]
+        cap = (min(X.shape[0], X.size // X.shape[0]) if method == "svd"
+               else min(X.size // s for s in X.shape))
+        while r > 1 and r * r > cap:
+            r -= 1
+        ranks = [r] * N
     use_gram = _use_gram(svd, tol, X.dtype)
     if method == "svd":
         cores, err, tails = _tr_svd(bk, X, ranks, tol, use_gram)

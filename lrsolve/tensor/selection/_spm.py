@@ -303,20 +303,25 @@ def spm(X, rank=None, *, tol=1e-4, maxiter=5000, ntries=3, conv_tol=None, polish
     if sv[0] <= 0:
         raise ValueError("X is zero; nothing to decompose")
     numrank = int((sv > tol * sv[0]).sum())
-    limit = min(Me.shape)
+    # SPM needs the components' column space to be a proper subspace of the embedded
+    # Sym^kc: R < the row dimension of the flattening (square for even order; for odd
+    # order the flattening is tall and R <= its column count is fine)
+    limit = int(Me.shape[0])
     if rank is None:
         R = numrank
-        if R >= limit:
+        if R >= limit > 1:  # (dimension 1: the one component is the tensor itself)
             raise ValueError(
                 f"the flattening of X has full numerical rank {limit} at tol={tol:g} (X is not "
                 f"low-rank to that tolerance: noise?), and SPM cannot separate components of "
                 f"a full-rank flattening; pass rank= (the singular values fall from "
-                f"{sv[0]:.3g} to {sv[limit - 1]:.3g}, the largest relative gap lies after "
-                f"{1 + int(np.argmax(sv[:limit - 1] / np.maximum(sv[1:limit], 1e-300)))}) "
-                "or a larger tol")
+                f"{sv[0]:.3g} to {sv[limit - 1]:.3g}"
+                + (f", the largest relative gap lies after "
+                   f"{1 + int(np.argmax(sv[:limit - 1] / np.maximum(sv[1:limit], 1e-300)))}"
+                   if limit > 1 else "")
+                + ") or a larger tol")
     else:
         R = check_int("rank", rank)
-        if R >= limit:
+        if R >= limit > 1:
             raise ValueError(f"rank={R} exceeds what SPM can separate: it must be smaller than "
                              f"the size {limit} of the "
                              f"flattening: at {limit} its column space is everything and SPM "
