@@ -429,3 +429,16 @@ def test_unknown_fallback_preconditioner_is_rejected_up_front():
         dcdm(A, _rhs(A), precond="bogus")
     with pytest.raises(ValueError, match="precond must be 'auto'"):
         dcdm(A, _rhs(A), precond=("bogus", {}))
+
+
+def test_training_argument_checks():
+    kw = dict(grid_shape=(8, 8), n_ritz=8, n_samples=8, epochs=1, batch_size=8)
+    a = lrsolve.deep.train_dcdm("poisson", rng=0, **kw)  # an int rng is a seed
+    b = lrsolve.deep.train_dcdm("poisson", rng=np.random.default_rng(0), **kw)
+    for k, v in a.model.state_dict().items():
+        assert torch.equal(v, b.model.state_dict()[k]), k
+    for bad, msg in ((dict(low_weight=float("nan")), "low_weight"),
+                     (dict(low_fraction=float("nan")), "low_fraction"),
+                     (dict(time_limit="5"), "time_limit")):
+        with pytest.raises(ValueError, match=msg):
+            lrsolve.deep.train_dcdm("poisson", **kw, **bad)

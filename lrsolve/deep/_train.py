@@ -398,11 +398,19 @@ def train_dcdm(operator_or_generator, *, grid_shape=None, n_ritz=256, n_samples=
     epochs = _check_int("epochs", epochs, 0)
     batch_size = _check_int("batch_size", batch_size)
     n_operators = _check_int("n_operators", n_operators)
-    if not (isinstance(lr, numbers.Real) and lr > 0):
+    if not (isinstance(lr, numbers.Real) and math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
+    for name, val in (("low_weight", low_weight), ("low_fraction", low_fraction)):
+        if not (isinstance(val, numbers.Real) and math.isfinite(val) and val >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0, got {val!r}")
+    if time_limit is not None and not (isinstance(time_limit, numbers.Real)
+                                       and time_limit > 0):
+        raise ValueError(f"time_limit must be a positive number of seconds or None, got "
+                         f"{time_limit!r}")
     if rng is not None and seed is not None:
         raise ValueError("give seed or rng, not both")
-    gen_rng = np.random.default_rng(seed) if rng is None else rng
+    # an int rng is a seed, as elsewhere in lrsolve
+    gen_rng = np.random.default_rng(seed if rng is None else rng)
     torch_seed = int(gen_rng.integers(2**31)) if seed is None else int(seed)
 
     # -- the systems

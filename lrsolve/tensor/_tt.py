@@ -123,7 +123,9 @@ def tensor_train(X, rank=None, *, tol=None, svd="auto"):
         Maximum bond rank (an int, clipped to what each bond allows) or the bond ranks
         (``N - 1`` internal ones, or ``N + 1`` with the boundary ranks ``1`` as in
         TensorLy).  A float (TensorLy's convention; ``"same"`` is 1.0) asks for a
-        uniform rank with at most that fraction of ``X``'s size in parameters.
+        uniform rank with at most that fraction of ``X``'s size in parameters
+        (TensorLy spreads the ranks in proportion to the modes instead, so the two
+        may differ).
         Default with ``tol=None``: exact (full) ranks.
     tol : float, optional
         Relative error guarantee ``||X - T|| <= tol ||X||``: every truncation discards at
