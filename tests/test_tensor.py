@@ -688,3 +688,37 @@ def test_gram_svd_honours_ranks_beyond_a_deficient_unfolding():
         assert t.rank == (3, 2, 2)
         np.testing.assert_allclose(t.factors[0].T @ t.factors[0], np.eye(3), atol=1e-10)
         assert t.relative_error(X) < 1e-10
+
+
+@needs_tl
+def test_multi_mode_dot_skip_and_repeated_modes_as_tensorly():
+    from tensorly.tenalg import khatri_rao as tl_kr
+    from tensorly.tenalg import multi_mode_dot as tl_mmd
+
+    X = np.random.default_rng(0).standard_normal((3, 4, 5))
+    A0, A1, A2 = np.ones((2, 3)), np.ones((6, 4)), np.ones((7, 5))
+    for mats, modes, skip in (([A0, A2], [0, 2], 1), ([A0, A1, A2], None, 2),
+                              ([A0, A1, A2], None, 0)):
+        np.testing.assert_allclose(lt.multi_mode_dot(X, mats, modes=modes, skip=skip),
+                                   tl_mmd(X, mats, modes=modes, skip=skip), rtol=1e-12)
+    rep = [np.random.default_rng(1).standard_normal((5, 3)), np.ones((2, 5))]
+    np.testing.assert_allclose(lt.multi_mode_dot(X, rep, modes=[0, 0]),
+                               tl_mmd(X, rep, modes=[0, 0]), rtol=1e-12)
+    with pytest.raises(ValueError, match="skip must be an index into matrices"):
+        lt.multi_mode_dot(X, [A0, A1, A2], skip=3)
+    with pytest.raises(ValueError, match="needs 3 entries, got 7"):
+        lt.multi_mode_dot(X, [np.ones(7)], modes=[0])
+    K = [np.random.default_rng(2).standard_normal((n, 2)) for n in (3, 4, 5)]
+    np.testing.assert_allclose(lt.khatri_rao(K, skip_matrix=1), tl_kr(K, skip_matrix=1))
+    np.testing.assert_allclose(lt.khatri_rao([np.ones(3), np.arange(4.0)]),
+                               tl_kr([np.ones((3, 1)), np.arange(4.0)[:, None]]))
+
+
+def test_ht_root_children_share_a_rank_cap_and_indexing():
+    X = np.random.default_rng(0).standard_normal((4, 5, 3, 6))
+    a = lt.hierarchical_tucker(X, rank={(0, 1): 2})
+    b = lt.hierarchical_tucker(X, rank={(0, 1): 2, (2, 3): 2})
+    assert sum(x.size for x in a[0] + a[1]) == sum(x.size for x in b[0] + b[1])
+    assert abs(a.relative_error(X) - b.relative_error(X)) < 1e-12
+    leaves, transfers = a
+    assert a[0] is leaves and a[1] is transfers

@@ -11,6 +11,8 @@ matrix-vector contractions on the much smaller partial result.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .._backend import get_backend
@@ -186,7 +188,7 @@ def multi_mode_dot(X, matrices, modes=None, skip=None, transpose=False):
     modes : sequence of int, optional
         Modes to multiply; default ``range(len(matrices))``.
     skip : int, optional
-        A mode to leave out (``matrices`` then still has one entry per mode).
+        Index of an entry of ``matrices`` (and ``modes``) to leave out, as in TensorLy.
     transpose : bool, optional
         Multiply by the transposes.
 
@@ -213,15 +215,29 @@ def multi_mode_dot(X, matrices, modes=None, skip=None, transpose=False):
     modes = [_check_mode(m, X.ndim, "modes") for m in modes]
     if len(modes) != len(matrices):
         raise ValueError(f"got {len(matrices)} matrices for {len(modes)} modes")
+    if skip is not None:
+        if isinstance(skip, bool) or not isinstance(skip, numbers.Integral) or not (
+                0 <= skip < len(matrices)):
+            raise ValueError(f"skip must be an index into matrices (0..{len(matrices) - 1}), "
+                             f"got {skip!r}")
     pairs = [
         (m, xp.asarray(M))
-        for m, M in zip(modes, matrices, strict=False)
-        if skip is None or m != skip % X.ndim
+        for i, (m, M) in enumerate(zip(modes, matrices, strict=False))
+        if skip is None or i != skip
     ]
+    for m, M in pairs:
+        if M.ndim == 1 and M.shape[0] != X.shape[m]:
+            raise ValueError(f"a vector for mode {m} needs {X.shape[m]} entries, got "
+                             f"{M.shape[0]}")
     vecs = [(m, M) for m, M in pairs if M.ndim == 1]
     mats = [(m, M.T if transpose else M) for m, M in pairs if M.ndim != 1]
-    # shrink first: the largest reduction ratio J/I first
-    mats.sort(key=lambda p: p[1].shape[0] / max(p[1].shape[1], 1))
+    if len({m for m, _ in pairs}) == len(pairs):
+        # shrink first: the largest reduction ratio J/I first (distinct modes commute;
+        # products on a repeated mode are applied in the given order)
+        mats.sort(key=lambda p: p[1].shape[0] / max(p[1].shape[1], 1))
+    if vecs and len({m for m, _ in pairs}) != len(pairs):
+        raise ValueError("a vector contracts its mode away: it cannot share a mode with "
+                         "another entry of matrices")
     for m, M in mats:
         X = mode_dot(X, M, m)
     for m, v in sorted(vecs, key=lambda p: -p[0]):  # remove modes from the back
@@ -229,7 +245,7 @@ def multi_mode_dot(X, matrices, modes=None, skip=None, transpose=False):
     return X
 
 
-def khatri_rao(matrices, weights=None, skip=None, reverse=False):
+def khatri_rao(matrices, weights=None, skip=None, reverse=False, *, skip_matrix=None):
     """Column-wise Kronecker (Khatri-Rao) product of matrices with the same column count.
 
     Parameters
@@ -242,6 +258,8 @@ def khatri_rao(matrices, weights=None, skip=None, reverse=False):
         Index of a matrix to leave out.
     reverse : bool, optional
         Multiply in reverse order.
+    skip_matrix : int, optional
+        TensorLy's name for ``skip``.
 
     Returns
     -------
@@ -257,11 +275,17 @@ def khatri_rao(matrices, weights=None, skip=None, reverse=False):
     >>> khatri_rao([A, B])[:, 0]
     array([1., 0., 1., 3., 0., 3.])
     """
+    if skip_matrix is not None:
+        if skip is not None:
+            raise TypeError("give skip= or TensorLy's skip_matrix=, not both")
+        skip = skip_matrix
     mats = [m for i, m in enumerate(matrices) if skip is None or i != skip]
     if not mats:
         raise ValueError("khatri_rao needs at least one matrix")
     xp = _xp(*mats)
-    mats = [xp.asarray(m) for m in mats]
+    # 1-D inputs are single-column matrices (as in TensorLy)
+    mats = [xp.asarray(m)[:, None] if xp.asarray(m).ndim == 1 else xp.asarray(m)
+            for m in mats]
     if reverse:
         mats = mats[::-1]
     R = mats[0].shape[1]

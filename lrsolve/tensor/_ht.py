@@ -218,6 +218,9 @@ class HTTensor(_Factorised):
     def __len__(self):
         return 2
 
+    def __getitem__(self, i):  # ht[0], ht[1]: as the unpacking
+        return (self.leaves, self.transfers)[i]
+
     @property
     def shape(self):
         """Shape of the represented tensor."""
@@ -343,6 +346,12 @@ def _check_ht_rank(rank, nodes, shape):
                     f"matricization is {rows} x {cols}; lower it to {min(rows, cols)}"
                 )
             out[t.index] = int(r)
+        # the root's two children are complementary matricizations (one is the transpose
+        # of the other): they have the same rank, so a cap on one caps the other
+        a, b = nodes[-1].children
+        caps = [c for c in (out[a], out[b]) if c is not None]
+        if caps:
+            out[a] = out[b] = min(caps)
         return out
     raise TypeError(f"rank must be an int or a dict {{modes: rank}}, got {type(rank).__name__}")
 

@@ -476,8 +476,9 @@ def tucker(
     tol : float, optional
         Relative error guarantee instead of a rank: the ranks come from ST-HOSVD with
         ``||X - T|| <= tol ||X||``; HOOI then only lowers the error.
-    budget : int, optional
-        Parameter budget; the core shape is chosen by
+    budget : int or float, optional
+        Parameter budget (an int: a number of parameters; a float in (0, 1): a fraction
+        of ``X``'s size); the core shape is chosen by
         ``lrsolve.tensor.selection.tucker_core_shape(X, budget)``.
     method : {"hooi", "hosvd", "sthosvd"}, optional
         Algorithm; ``"hosvd"``/``"sthosvd"`` return the (non-iterated) initial decomposition.
