@@ -67,7 +67,12 @@ def main(argv=None):
         relres = np.linalg.norm(b - Acsr @ res.x) / bnorm
         histories[name] = res.residual_norms / bnorm
         table.append(f"{name} {res.niter} {relres:.3e}")
-        print(f"{name:<10} {res.niter:>10} {relres:>19.2e} {seconds:>8.2f}")
+        note = ""
+        if name == "dcdm" and res.extra.get("fell_back"):
+            note = (f"  ({res.extra['dcdm_iterations']} DCDM iterations, then "
+                    f"{res.extra['cg_iterations']} of CG with "
+                    f"{res.extra.get('fallback_precond')}: the network stalled)")
+        print(f"{name:<10} {res.niter:>10} {relres:>19.2e} {seconds:>8.2f}{note}")
     print()
     print("\n".join(table))  # machine-readable: method, iterations, relative residual
 
