@@ -595,30 +595,23 @@ def test_load_movielens_synthetic_file(tmp_path, rng):
     assert r2.tolist() == [0, 1] and c2.tolist() == [2, 0] and s2 == (2, 3)
     assert v2.dtype == np.float32
     bad = tmp_path / "bad.data"
-    bad.write_text("1\t2\t3\n")
-    with pytest.raises(ValueError, match="4 fields per line"):
-        load_movielens(bad)
-    bad.write_text("0\t2\t3\t5\n")
-    with pytest.raises(ValueError, match="1-based"):
-        load_movielens(bad)
-    # a short line next to a long one: the token count is a multiple of 4, the lines are not
-    bad.write_text("1\t2\t5\t881250949\n1\t2\t5\n3\t1\t3\t891717742\t9\n")
-    with pytest.raises(ValueError, match="line 2: expected 4 fields per line"):
-        load_movielens(bad)
-    bad.write_text("1\t2\t5\t1\n1.7\t1\t3\t2\n")
-    with pytest.raises(ValueError, match="line 2: user id '1.7' is not an integer"):
-        load_movielens(bad)
-    bad.write_text("1\t2\tnan\t1\n")
-    with pytest.raises(ValueError, match="line 1: the rating is not finite"):
-        load_movielens(bad)
-    bad.write_text("\n\n")
-    with pytest.raises(ValueError, match="no ratings"):
-        load_movielens(bad)
+    cases = [
+        ("1\t2\t3\n", "4 fields per line"),
+        ("0\t2\t3\t5\n", "1-based"),
+        # a short line next to a long one: the token count is a multiple of 4, the lines not
+        ("1\t2\t5\t881250949\n1\t2\t5\n3\t1\t3\t891717742\t9\n",
+         "line 2: expected 4 fields per line"),
+        ("1\t2\t5\t1\n1.7\t1\t3\t2\n", "line 2: user id '1.7' is not an integer"),
+        ("1\t2\tnan\t1\n", "line 1: the rating is not finite"),
+        ("\n\n", "no ratings"),
+        ("1\t2\t5\t1\n\n2.5\t1\t4\t2\n", "line 3: user id '2.5'"),  # the file's line
+    ]
+    for text, msg in cases:
+        bad.write_text(text)
+        with pytest.raises(ValueError, match=msg):
+            load_movielens(bad)
     bad.write_text("1\t2\t5\t1\n\n2\t1\t4\t2\n\n")  # blank lines are skipped
     assert load_movielens(bad)[2].tolist() == [5.0, 4.0]
-    bad.write_text("1\t2\t5\t1\n\n2.5\t1\t4\t2\n")  # errors name the file's line
-    with pytest.raises(ValueError, match="line 3: user id '2.5'"):
-        load_movielens(bad)
 
 
 # ----------------------------------------------------------------------------- GPU

@@ -18,7 +18,13 @@ from ._recycle import (
     precond_fingerprint,
     prepare_space,
 )
-from ._system import Tally, check_loop_options, cycle_stall_message, make_system
+from ._system import (
+    Tally,
+    check_loop_options,
+    cycle_stall_message,
+    make_system,
+    singular_message,
+)
 
 __all__ = ["gcrodr"]
 
@@ -449,11 +455,7 @@ def gcrodr(
             break
         if singular:
             info = -3
-            message = (
-                f"breakdown at iteration {niter}: A (times the preconditioner) maps a Krylov "
-                f"vector into the earlier ones, so A looks singular; the true residual "
-                f"{true_res:.3g} stays above the tolerance {tol:.3g}"
-            )
+            message = singular_message(niter, true_res, tol)
             break
         if lucky and jc > 0 and true_res > prev_res * (1.0 - max(_STALL_FRACTION, 100 * eps)):
             info = -3

@@ -12,6 +12,7 @@ from ._system import (
     check_loop_options,
     cycle_stall_message,
     make_system,
+    singular_message,
     stagnation_message,
 )
 
@@ -251,11 +252,7 @@ def _solve(name, A, b, x0, rtol, atol, restart, maxiter, M, precond, callback, c
             break
         if singular:
             info = -3
-            message = (
-                f"breakdown at iteration {niter}: A (times the preconditioner) maps a Krylov "
-                f"vector into the earlier ones, so A looks singular; the true residual "
-                f"{true_res:.3g} stays above the tolerance {tol:.3g}"
-            )
+            message = singular_message(niter, true_res, tol)
             break
         if lucky:
             info = -3

@@ -103,6 +103,15 @@ def stagnation_message(true_res, tol, dtype, detail="", suffix=""):
     )
 
 
+def singular_message(niter, true_res, tol):
+    """The message of a restarted Krylov method whose Arnoldi column was dependent."""
+    return (
+        f"breakdown at iteration {niter}: A (times the preconditioner) maps a Krylov "
+        f"vector into the earlier ones, so A looks singular; the true residual "
+        f"{true_res:.3g} stays above the tolerance {tol:.3g}"
+    )
+
+
 def cycle_stall_message(true_res, tol, dtype, cycle, knob):
     """The message of a restarted method whose whole cycle did not reduce the residual."""
     return (
