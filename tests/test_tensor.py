@@ -722,3 +722,14 @@ def test_ht_root_children_share_a_rank_cap_and_indexing():
     assert abs(a.relative_error(X) - b.relative_error(X)) < 1e-12
     leaves, transfers = a
     assert a[0] is leaves and a[1] is transfers
+
+
+@pytest.mark.parametrize("scale", [1e160, 1e-160])
+def test_tucker_does_not_depend_on_the_scale_of_x(scale):
+    X = np.random.default_rng(0).standard_normal((4, 5, 6))
+    for f in (lambda Y: lt.tucker(Y, rank=2), lambda Y: lt.hosvd(Y, rank=2),
+              lambda Y: lt.sthosvd(Y, rank=2), lambda Y: lt.tucker(Y, tol=0.5)):
+        ref, got = f(X), f(X * scale)
+        assert got.rank == ref.rank
+        assert got.relative_error(X * scale) == pytest.approx(ref.relative_error(X), rel=1e-8)
+        np.testing.assert_allclose(got.to_tensor() / scale, ref.to_tensor(), atol=1e-10)

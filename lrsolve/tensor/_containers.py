@@ -10,6 +10,8 @@ containers carry as ``None``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .._backend import get_backend
@@ -70,8 +72,13 @@ class _Factorised:
         X = xp.asarray(X)
         if tuple(X.shape) != tuple(self.shape):
             raise ValueError(f"X has shape {tuple(X.shape)} but this tensor has shape {self.shape}")
+        D = (X - self.to_tensor()).ravel()
+        # both norms scaled by max|X|: no overflow or underflow of the squares
+        s = float(xp.max(xp.abs(X))) if X.size else 0.0
+        if s > 0 and math.isfinite(s):
+            X, D = X / s, D / s
         nx = float(xp.linalg.norm(X.ravel()))
-        diff = float(xp.linalg.norm((X - self.to_tensor()).ravel()))
+        diff = float(xp.linalg.norm(D))
         return diff / nx if nx > 0 else diff
 
     def __repr__(self):

@@ -277,6 +277,24 @@ def _mode_factor(bk, Y, n, r, allowed, svd, tol, rng, dtype):
 
 
 # ----------------------------------------------------------------------------- HOSVD
+def _safe_scale(xp, X):
+    """``(X / s, s)`` with ``s = max|X|`` when the squares of ``X`` would overflow or
+    underflow (``max|X|`` beyond 1e100 or below 1e-100; float32: 1e15 / 1e-15), else
+    ``(X, 1.0)``: the Gram matrices and norms of the spectra are then formed safely, and
+    the core is scaled back (the factors and relative errors do not depend on s)."""
+    s = float(xp.max(xp.abs(X))) if X.size else 0.0
+    hi = 1e100 if X.dtype == np.float64 else 1e15
+    if s > hi or 0 < s < 1 / hi:
+        return X / X.dtype.type(s), s
+    return X, 1.0
+
+
+def _unscale(T, s):
+    if s != 1.0:
+        T.core = T.core * T.core.dtype.type(s)
+    return T
+
+
 def _result_dtype(X):
     return X.dtype
 
@@ -371,6 +389,9 @@ def sthosvd(X, rank=None, *, tol=None, svd="auto", mode_order=None, rng=None):
 
 def _hosvd(X, rank, tol, svd, sequential, rng, mode_order=None):
     bk, X = as_tensor(X)
+    X, s = _safe_scale(bk.xp, X)
+    if s != 1.0:
+        return _unscale(_hosvd(X, rank, tol, svd, sequential, rng, mode_order), s)
     xp = bk.xp
     _check_rank_tol(rank, tol)
     tol = check_tol("tol", tol, target=True)
@@ -525,6 +546,11 @@ def tucker(
     """
     bk, X = as_tensor(X)
     xp = bk.xp
+    X, scale = _safe_scale(xp, X)
+    if scale != 1.0:  # badly scaled data: fitted at unit scale (same factors and errors)
+        return _unscale(tucker(X, rank, tol=tol, budget=budget, method=method, init=init,
+                               svd=svd, maxiter=maxiter, tol_iter=tol_iter, rng=rng,
+                               callback=callback), scale)
     if method not in ("hooi", "hosvd", "sthosvd"):
         raise ValueError(f"method must be 'hooi', 'hosvd' or 'sthosvd', got {method!r}")
     _check_rank_tol(rank, tol, budget)
