@@ -520,3 +520,16 @@ def test_least_squares_takes_a_linear_operator():
     B.data[0] = np.nan
     with pytest.raises(ValueError, match="A contains NaN"):
         prox.LeastSquares(B, np.ones(6))
+
+
+def test_coefficient_dtype_follows_x_as_in_scikit_learn():
+    from sklearn.linear_model import Lasso
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 5))
+    y = rng.standard_normal(20)
+    for xd, yd in ((np.float32, np.float64), (np.float64, np.float32)):
+        ours = prox.lasso(X.astype(xd), y.astype(yd), 0.1).x
+        theirs = Lasso(alpha=0.1).fit(X.astype(xd), y.astype(yd)).coef_
+        assert ours.dtype == theirs.dtype == xd
+        np.testing.assert_allclose(ours, theirs, atol=1e-4)

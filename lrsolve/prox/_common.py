@@ -29,8 +29,8 @@ def check_design(xp, X, y):
     """Validate a regression design: returns ``(y as 1-D float64, n, p, input dtype)``.
 
     ``X`` is 2-D (dense or sparse) with as many rows as ``y``; ``y`` may be a column;
-    ``y`` must be finite.  The input dtype is the floating type of ``X`` and ``y``
-    combined (float64 for integer data).
+    ``y`` must be finite.  The input dtype is the floating type of ``X`` (float64 for
+    integer ``X``), as scikit-learn's estimators keep it.
     """
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
@@ -45,8 +45,9 @@ def check_design(xp, X, y):
     n, p = X.shape
     if n == 0 or p == 0:
         raise ValueError(f"X must have at least one sample and one feature, got {X.shape}")
-    in_dtype = np.result_type(X.dtype, y.dtype)
-    in_dtype = in_dtype if in_dtype.kind == "f" else np.dtype(np.float64)
+    # the coefficients follow X's floating dtype, as in scikit-learn (y is converted to it);
+    # integer X: float64
+    in_dtype = np.dtype(X.dtype) if np.dtype(X.dtype).kind == "f" else np.dtype(np.float64)
     y = y.astype(xp.float64)
     if not bool(xp.all(xp.isfinite(y))):
         raise ValueError("y contains NaN or Inf; remove or replace the non-finite entries")
