@@ -282,3 +282,12 @@ def test_gpu_matches_cpu():
     assert abs(res.niter - cpu.niter) <= 10
     res = minres(csp.csr_matrix(poisson((16, 16))), cp.asarray(b), rtol=1e-8, precond="jacobi")
     assert res.converged
+
+
+def test_show_prints_a_summary(capsys):
+    A = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(50, 50), format="csr")
+    res = lrsolve.minres(A, np.ones(50), show=True)
+    out = capsys.readouterr().out
+    assert out.startswith("minres: converged") and f"info {res.info}" in out
+    lrsolve.minres(A, np.ones(50))
+    assert capsys.readouterr().out == ""

@@ -31,6 +31,7 @@ def minres(
     precond=None,
     callback=None,
     check_every=None,
+    show=False,
 ):
     """Solve ``(A - shift I) x = b`` by MINRES, for Hermitian, possibly indefinite ``A``.
 
@@ -75,6 +76,8 @@ def minres(
     check_every : int, optional
         Test the residual estimate every ``check_every`` iterations: 1 on the CPU,
         10 on the GPU (where each test synchronises the device).
+    show : bool, optional
+        Print a one-line summary at the end (SciPy's argument; SciPy prints more).
 
     Returns
     -------
@@ -123,6 +126,14 @@ def minres(
     >>> bool(np.linalg.norm(b - B @ res.x) <= 1e-10 * np.linalg.norm(b))
     True
     """
+    res = _minres(A, b, x0, rtol, atol, shift, maxiter, M, precond, callback, check_every)
+    if show:  # SciPy's show=True: a summary of the run
+        print(f"minres: {res.message} (info {res.info}, residual norm "
+              f"{res.residual_norms[-1]:.3e})")
+    return res
+
+
+def _minres(A, b, x0, rtol, atol, shift, maxiter, M, precond, callback, check_every):
     sys = make_system(A, b, x0, M=M, precond=precond, name="minres")
     bk, op, prec, xp = sys.bk, sys.op, sys.prec, sys.xp
     n = sys.n
