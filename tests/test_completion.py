@@ -843,3 +843,10 @@ def test_scaled_gd_bad_step_and_zero_data():
         scaled_gd((r, c, v), 2, step=0)
     with pytest.raises(ValueError, match="all zero"):
         scaled_gd((r, c, np.zeros(len(r))), 2)
+
+
+def test_a_list_of_three_arrays_is_coo():
+    r, c, v = np.array([0, 1, 2, 3]), np.array([1, 0, 2, 3]), np.array([1.0, 2.0, 3.0, 4.0])
+    a, b = observations([r, c, v]), observations((r, c, v))
+    assert a.shape == b.shape == (4, 4) and a.nnz == b.nnz == 4
+    assert observations([[0, 1, 2, 3], [1, 0, 2, 3], [1.0, 2.0, 3.0, 4.0]]).shape == (3, 4)

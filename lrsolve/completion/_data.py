@@ -169,7 +169,8 @@ def observations(obs, shape=None, *, duplicates="error"):
     obs : tuple, sparse matrix, array or Observations
         One of
 
-        * ``(rows, cols, values)``: COO triplets (0-based indices);
+        * ``(rows, cols, values)``: COO triplets (0-based indices); a list of three
+          1-D arrays is read the same way (nested lists of numbers are a dense matrix);
         * a SciPy or cupyx sparse matrix/array: its stored entries are the
           observations (explicit zeros included);
         * a dense 2-D array in which NaN marks a missing entry, or a pair
@@ -226,6 +227,10 @@ def observations(obs, shape=None, *, duplicates="error"):
     if isinstance(obs, np.ma.MaskedArray):
         return _from_dense(get_backend(np.asarray(obs.data)), obs.data,
                            ~np.ma.getmaskarray(obs), shape)
+    if isinstance(obs, list) and len(obs) == 3 and all(
+            hasattr(a, "ndim") and a.ndim == 1 for a in obs):
+        # a list of three 1-D arrays is COO triplets (a dense matrix would be one array)
+        obs = tuple(obs)
     if isinstance(obs, tuple) and len(obs) == 3:
         rows, cols, vals = obs
         bk = get_backend(rows, cols, vals)
