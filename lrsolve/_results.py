@@ -76,3 +76,12 @@ class SolveResult:
             f"n_matvec={self.n_matvec}, true_residual_norm={self.true_residual_norm:.3e}, "
             f"message={self.message!r})"
         )
+
+
+def solve_cost(res, maxiter, n):
+    """Iterations a solve is charged by the omega learners: a failed one (diverged, stalled or
+    out of iterations) costs the iteration limit (the solvers' default ``10 n`` when
+    ``maxiter`` is None), so that a setting that fails early never looks cheap."""
+    if res.converged:
+        return int(res.niter)
+    return max(int(res.niter), int(maxiter) if maxiter is not None else 10 * int(n))

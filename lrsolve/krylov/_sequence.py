@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .._backend import array_kind
+from .._results import solve_cost
 
 __all__ = ["solve_sequence", "SequenceResult"]
 
@@ -726,9 +727,7 @@ def solve_sequence(
                     omegas[i] = w
                     res = cg(A, b, x0, precond=("ssor", {"omega": w}), **common)
                     if bandit is not None:  # a failed solve costs the iteration limit
-                        cost = res.niter if res.converged else max(
-                            res.niter, maxiter if maxiter is not None else 10 * len(b))
-                        bandit.update(arm, cost, context=c)
+                        bandit.update(arm, solve_cost(res, maxiter, len(b)), context=c)
             except (ValueError, TypeError) as exc:
                 raise type(exc)(f"systems[{i}]: {exc}") from exc
             times[i] = time.perf_counter() - ts

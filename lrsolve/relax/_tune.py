@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .._results import solve_cost
 from ._bandit import ContextualTsallisINF, TsallisINF, _check_omegas, _rng
 from ._stationary import sor, ssor
 
@@ -152,16 +153,6 @@ def _pair(item, i):
     return A, b
 
 
-def _cost(res, maxiter, b):
-    """Iterations a solve is charged: a failed one (diverged, stalled or out of iterations)
-    costs the iteration limit (the solvers' default ``10 n`` when ``maxiter`` is None), so that
-    an omega that diverges early never looks cheap."""
-    if res.converged:
-        return int(res.niter)
-    limit = int(maxiter) if maxiter is not None else 10 * int(np.shape(b)[0])
-    return max(int(res.niter), limit)
-
-
 def tune_omega(
     systems,
     *,
@@ -302,7 +293,7 @@ def tune_omega(
             except (ValueError, TypeError) as exc:
                 raise type(exc)(f"systems[{i}]: {exc}") from exc
             t_sol = time.perf_counter() - t0
-            cost = _cost(res, maxiter, b)
+            cost = solve_cost(res, maxiter, np.shape(b)[0])
             t0 = time.perf_counter()
             bandit.update(arm, cost, c)
             t_dec += time.perf_counter() - t0
@@ -321,7 +312,7 @@ def tune_omega(
                 for w in grid:
                     r = solve_with_omega(A, b, float(w), method=method, rtol=rtol,
                                          maxiter=maxiter, x0=x0)
-                    row.append(_cost(r, maxiter, b))
+                    row.append(solve_cost(r, maxiter, np.shape(b)[0]))
                 fixed.append(row)
             if bar is not None:
                 bar.update(1)
