@@ -19,6 +19,9 @@ Sections:
 * ``shapes_full`` the portfolio's time at the issue's full sizes (256x256x14x20,
                 300x300x30) over an ESTIMATE of the greedy's: the HOOI fits its candidate
                 generation needs (counted) x one measured 10-sweep HOOI at the half-way shape.
+* ``shapes_greedy_full`` (not in the default list: about 15 min for 300x300x30 and all
+                budgets, 30-60 min per 256x256x14x20 budget set) the true-loss greedy itself
+                at the full sizes: error and time ratios measured, no estimate.
 * ``tol_tr``    TR ranks for a tolerance: global allocation (``tr_ranks_for_tol``) over
                 TR-SVD's split rule (4^8 image, Kinetic), under two protocols: equal
                 achieved error (the global tolerance raised by bisection to the split's
@@ -125,6 +128,7 @@ def section_spectra(quick, rng):
 class GreedyTrueLoss:
     """Greedy with the true Tucker loss: each step fits every +1 candidate by HOOI.
 
+    It stops when the budget is reached or the best candidate's error rises (ties go on).
     HOOI fits are cached by shape (the greedy paths of different budgets share prefixes);
     each budget is charged the full standalone cost of the fits on its own path.
     """
@@ -159,7 +163,10 @@ class GreedyTrueLoss:
                 cost += c2
                 if best is None or e2 < best[0]:
                     best = (e2, r2)
-            if best is None or best[0] >= e:
+            # a tie is not a stop: from (1, ..., 1) every single +1 gives the same model
+            # (a Tucker core's unfolding has rank <= the product of the other ranks), and
+            # the paper's random-init HOOI passes it only by rounding noise
+            if best is None or best[0] > e * (1 + 1e-12):
                 return r, e, cost
             e, r = best
 
@@ -273,6 +280,65 @@ def section_shapes_full(quick, rng):
                    note=f"greedy needs {count} HOOI fits x {t_mid:.3f} s (one 10-sweep HOOI "
                         f"at the half-way shape {rmid}; {t_fin:.3f} s at the portfolio's "
                         f"{rf}); portfolio HOOI err {e_port:.5f}")
+
+
+_STEM = [""]
+FULL_GREEDY = {"cases": ["300x300x30"], "fracs": [0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2]}
+
+
+def section_shapes_greedy_full(quick, rng):
+    """The true-loss greedy itself at the issue's full sizes (no estimate): quality and time
+    of ``packing`` and ``portfolio`` against it, budget by budget.
+
+    Slow: every step of the greedy fits each +1 candidate by a 10-sweep HOOI on the full
+    tensor (about 1 s at 300x300x30, 5 s at 256x256x14x20 on the 2-core VM).  Fits are
+    cached across budgets (run in ascending order, the paths share their prefixes), but
+    each budget is charged the full standalone time of the fits on its own path.  The
+    cases and budgets come from ``--greedy-full-cases`` / ``--greedy-full-fracs``.
+    """
+    shapes = {"300x300x30": ((300, 300, 30), (1.1, 1.2, 1.0)),
+              "256x256x14x20": ((256, 256, 14, 20), (1.2, 1.1, 0.9, 1.5))}
+    if quick:
+        shapes = {"300x300x30": ((40, 40, 12), (1.1, 1.2, 1.0))}
+    fracs = [0.02, 0.1] if quick else FULL_GREEDY["fracs"]
+    ratios = {"packing": [], "portfolio": []}
+    for key in (["300x300x30"] if quick else FULL_GREEDY["cases"]):
+        shape, rates = shapes[key]
+        X = decaying_tensor(shape, rates, rng, power=True)
+        g = GreedyTrueLoss(X, 3 if quick else 10)
+        t = time.perf_counter()
+        spec = sel.tucker_spectra(X)
+        t_spec = time.perf_counter() - t
+        for f in sorted(fracs):
+            B = int(f * X.size)
+            t = time.perf_counter()
+            rp = sel.tucker_core_shape(X, B, spectra=spec)
+            t_pack = time.perf_counter() - t + t_spec
+            t = time.perf_counter()
+            rf = sel.tucker_core_shape(X, B, spectra=spec, method="portfolio")
+            t_port = time.perf_counter() - t + t_spec
+            t = time.perf_counter()
+            rg, eg, cost_g = g.run(B)
+            wall_g = time.perf_counter() - t
+            ep, ef = g.err(rp)[0], g.err(rf)[0]
+            for m, e, tt, r in (("packing", ep, t_pack, rp), ("portfolio", ef, t_port, rf)):
+                ratio = e / eg if eg > 0 else 1.0
+                ratios[m].append(ratio)
+                record("shapes-greedy-full", f"{shape} budget {f:.0%} ({B})",
+                       f"{m} HOOI err", round(e, 6), "greedy-true-loss", round(eg, 6),
+                       ratio, 1.05,
+                       note=f"{m} {r} vs greedy {rg}; time ratio {tt / cost_g:.2e} "
+                            f"({tt:.3f} s incl. spectra {t_spec:.2f} s, vs the greedy's "
+                            f"{cost_g:.1f} s standalone; {wall_g:.1f} s new fits in this "
+                            f"run, {len(g.cache)} fits cached)")
+            with open(_STEM[0] + ".log", "w") as fh:  # keep the figures if cut short
+                fh.write("\n".join(LOG) + "\n")
+    for m, rs in ratios.items():
+        rs = np.array(rs)
+        if len(rs):
+            record("shapes-greedy-full", "all budgets", f"{m}: fraction with ratio <= 1.01",
+                   round(float(np.mean(rs <= 1.01)), 3), "-", None, None, None,
+                   note=f"max ratio {rs.max():.4f}, mean {rs.mean():.4f}, {len(rs)} budgets")
 
 
 def section_tol_tr(quick, rng):
@@ -705,7 +771,13 @@ def main(argv=None):
     ap.add_argument("--tag", default="", help="suffix of the log/json file names")
     ap.add_argument("--tol-cases", default="synthetic,real",
                     help="tensors of the tol section: synthetic and/or real")
+    ap.add_argument("--greedy-full-cases", default="300x300x30",
+                    help="shapes_greedy_full: 300x300x30 and/or 256x256x14x20")
+    ap.add_argument("--greedy-full-fracs", default="0.01,0.02,0.03,0.05,0.07,0.1,0.15,0.2",
+                    help="shapes_greedy_full: budgets as fractions of the tensor size")
     args = ap.parse_args(argv)
+    FULL_GREEDY["cases"] = args.greedy_full_cases.split(",")
+    FULL_GREEDY["fracs"] = [float(v) for v in args.greedy_full_fracs.split(",")]
     TOL_CASES[:] = args.tol_cases.split(",")
     if args.spm_case:
         SPM_CASES.append(tuple(int(v) for v in args.spm_case.split(",")))
@@ -715,12 +787,14 @@ def main(argv=None):
         f"BLAS threads {os.environ.get('OPENBLAS_NUM_THREADS', 'default')}, "
         f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
     sections = dict(spectra=section_spectra, shapes=section_shapes,
-                    shapes_full=section_shapes_full, tol=section_tol, tol_tr=section_tol_tr,
-                    tn=section_tn, spm=section_spm)
+                    shapes_full=section_shapes_full,
+                    shapes_greedy_full=section_shapes_greedy_full, tol=section_tol,
+                    tol_tr=section_tol_tr, tn=section_tn, spm=section_spm)
     stem = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                         f"compare_rank{'-quick' if args.quick else ''}-"
                         f"{datetime.date.today().isoformat()}"
                         f"{'-' + args.tag if args.tag else ''}")
+    _STEM[:] = [stem]
     # one-time imports (SciPy via the backend, ~1 s) are not charged to the first section
     sel.tucker_spectra(np.ones((2, 2, 2)))
     for name in args.only.split(","):
