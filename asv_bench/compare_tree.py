@@ -12,8 +12,8 @@ For every case, ``lrsolve.tensor.hierarchical_tucker`` is run with
 * at the same tolerance: parameters of each (both meet ``tol``);
 * at the same achieved error (the issue's protocol), calibrated: the equal split at
   ``tol`` in {0.01, 0.05, 0.1} reaches the error ``e_split`` (often well below ``tol``);
-  the global allocation is then run with ``tol = e_split`` (so its error is at most
-  ``e_split``); ratio of parameters global / equal (target: <= 0.9, i.e. at least 10%
+  the global allocation is then run with ``tol = e_split (1 + 1e-8)`` (so its error is
+  at most ``e_split`` to eight digits: recomputing the same model moves the ninth); ratio of parameters global / equal (target: <= 0.9, i.e. at least 10%
   fewer parameters);
 * at the same achieved error ``e``, from the grid: the fewest parameters among the
   runs of each method whose measured error is at most ``e``.
@@ -144,7 +144,9 @@ def main(argv=None):
                 say(f"  calibrated tol {tol}: the equal split is exact ({eq.size} parameters)")
                 continue
             t0 = time.perf_counter()
-            gl = hierarchical_tucker(X, tol=e_split, allocation="global")
+            # 1e-8 relative slack: the same model recomputed differs from e_split in the
+            # ninth digit (the error is a difference of squared norms), a tie not a miss
+            gl = hierarchical_tucker(X, tol=e_split * (1 + 1e-8), allocation="global")
             tg = time.perf_counter() - t0
             eg = gl.relative_error(X)
             ratio = gl.size / eq.size
