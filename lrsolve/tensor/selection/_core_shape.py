@@ -453,13 +453,17 @@ def tucker_rank_for_tol(X, tol, *, spectra=None, method="best"):
     allocation for the remaining modes on the spectra of the already truncated core with the
     remaining error budget, fixes the current mode's rank and truncates; ST-HOSVD in mode
     order ``0, 1, ..., N-1`` with the returned ranks meets ``tol``.  ``method="best"`` (the
-    default) takes the smallest of the ``"global"`` and ``"sequential"`` answers and of the
+    default) takes the smallest of the ``"global"`` and ``"sequential"`` answers, of the
     ranks :func:`lrsolve.tensor.sthosvd` picks for ``tol`` (the per-mode split of Tensor
-    Toolbox's ``hosvd``, unused budget carried to the next mode) for which
-    ``sthosvd(X, rank=r)`` has error ``<= tol``.  Each candidate but the global one (whose
-    bound holds in any mode order) is checked by computing that ST-HOSVD, so the answer is
-    never larger than the split's and ``sthosvd(X, rank=r)`` meets ``tol``; it costs up to
-    three ST-HOSVDs more than ``"global"``.
+    Toolbox's ``hosvd``, unused budget carried to the next mode) and of the **exact HOSVD
+    optimum** (the fewest parameters over every core shape whose exact HOSVD error is
+    ``<= tol``: ``X`` is rotated once into its mode eigenbases, within rank caps that no
+    smaller shape can exceed, and prefix sums of the squared rotated core give the error of
+    every shape) for which ``sthosvd(X, rank=r)`` has error ``<= tol``.  Each candidate
+    but the global one (whose bound holds in any mode order) is checked by computing that
+    ST-HOSVD, so the answer is never larger than the split's and ``sthosvd(X, rank=r)``
+    meets ``tol``; it costs the rotation and up to four ST-HOSVDs more than
+    ``"global"``.
 
     Parameters
     ----------
@@ -1017,14 +1021,73 @@ def _best_for_tol(X, tol, spectra):
     from .._tucker import sthosvd
 
     shape = tuple(int(i) for i in X.shape) if hasattr(X, "shape") else np.shape(X)
+    if spectra is None:
+        spectra = tucker_spectra(X)
     glob = tucker_rank_for_tol(X, tol, spectra=spectra, method="global")
     cands = {glob, _sequential_for_tol(X, tol), tuple(int(r) for r in sthosvd(X, tol=tol).rank)}
+    exact = _exact_hosvd_for_tol(X, tol, spectra,
+                                 min(tucker_size(shape, r) for r in cands))
+    if exact is not None:
+        cands.add(exact)
     best = None
     for r in sorted(cands, key=lambda r: (tucker_size(shape, r), r)):
         if r == glob or float(sthosvd(X, rank=r).errors[-1]) <= tol:
             best = r  # the global answer meets tol by the HOSVD bound, in any mode order
             break
     return best
+
+
+_EXACT_GRID_LIMIT = 20_000_000
+
+
+def _exact_hosvd_for_tol(X, tol, spectra, size_limit):
+    """Fewest parameters over every core shape whose *exact* HOSVD error is <= tol.
+
+    Only shapes of at most ``size_limit`` parameters matter, and every mode needs at least
+    the rank ``lb_n`` whose tail is within ``tol^2 ||X||^2`` (any Tucker model of that
+    error does), so mode ``n`` needs at most ``size_limit / (prod_{m != n} lb_m + I_n)``.
+    Within these caps ``X`` is rotated once into its Gram eigenbases, and the HOSVD error
+    of every shape comes from prefix sums of the squared rotated core (the HOSVD with core
+    shape ``r`` keeps exactly the block ``C[:r_1, ..., :r_N]``).  ``None`` when the grid
+    would exceed ``_EXACT_GRID_LIMIT`` entries or no shape is feasible.
+    """
+    bk, X = as_tensor(X)
+    xp = bk.xp
+    shape = tuple(int(i) for i in X.shape)
+    N = len(shape)
+    spec = _check_spectra(spectra, shape)
+    P = _prefix(spec)
+    normX2 = fnorm2(xp, X)
+    eps2 = tol * tol * normX2
+    lb = [max(1, min(shape[n], int(np.searchsorted(P[n], P[n][-1] - eps2 * (1 + 1e-12),
+                                                      side="left")))) for n in range(N)]
+    cap = []
+    for n in range(N):
+        rest = int(np.prod([lb[m] for m in range(N) if m != n], dtype=np.float64))
+        cap.append(max(lb[n], min(shape[n], int(size_limit // (rest + shape[n])))))
+    if float(np.prod(cap, dtype=np.float64)) > _EXACT_GRID_LIMIT:
+        return None
+    bases = getattr(spectra, "_bases", None)
+    if bases is not None and (getattr(spectra, "_fingerprint", None) != _fingerprint(xp, X)
+                              or type(bases[0]) is not type(X)):
+        bases = None
+    _, S = _hosvd_energy_grid(xp, X, cap, bases)
+    ax = [np.arange(1, c + 1, dtype=np.int64).reshape([-1 if m == n else 1 for m in range(N)])
+          for n, c in enumerate(cap)]
+    prod = np.ones([1] * N, dtype=np.int64)
+    size = np.zeros([1] * N, dtype=np.int64)
+    for n in range(N):
+        prod = prod * ax[n]
+        size = size + shape[n] * ax[n]
+    size = size + prod
+    ok = S >= normX2 - eps2
+    for n in range(N):
+        ok &= ax[n] * ax[n] <= prod  # r_n <= prod of the other ranks
+    if not ok.any():
+        return None
+    size = np.where(ok, size, np.iinfo(np.int64).max)
+    j = np.unravel_index(int(np.argmin(size)), size.shape)
+    return tuple(int(v) + 1 for v in j)
 
 
 def _sequential_for_tol(X, tol):
