@@ -13,8 +13,9 @@ For every case, ``lrsolve.tensor.hierarchical_tucker`` is run with
 * at the same achieved error (the issue's protocol), calibrated: the equal split at
   ``tol`` in {0.01, 0.05, 0.1} reaches the error ``e_split`` (often well below ``tol``);
   the global allocation is then run with ``tol = e_split (1 + 1e-8)`` (so its error is
-  at most ``e_split`` to eight digits: recomputing the same model moves the ninth); ratio of parameters global / equal (target: <= 0.9, i.e. at least 10%
-  fewer parameters);
+  at most ``e_split`` to eight digits: recomputing the same model moves the ninth);
+  ratio of parameters global / equal (target: <= 0.9, i.e. at least 10% fewer
+  parameters);
 * at the same achieved error ``e``, from the grid: the fewest parameters among the
   runs of each method whose measured error is at most ``e``.
 
