@@ -174,6 +174,16 @@ class GreedyTrueLoss:
             e, r = best
 
 
+def _timed_shapes(X, B, spec, t_spec):
+    """(shape, seconds incl. the spectra) of the packing and of the portfolio."""
+    out = []
+    for method in ("packing", "portfolio"):
+        t = time.perf_counter()
+        r = sel.tucker_core_shape(X, B, spectra=spec, method=method)
+        out.append((r, time.perf_counter() - t + t_spec))
+    return out
+
+
 def section_shapes(quick, rng):
     cases = [("cardiac-like", (16, 16, 10, 12), (1.2, 1.1, 0.9, 1.5)),
              ("300x300x30-like", (24, 24, 16), (1.1, 1.2, 1.0))] if quick else \
@@ -201,12 +211,7 @@ def section_shapes(quick, rng):
             if B < U.tucker_size(X.shape, (1,) * X.ndim):
                 continue
             rg, eg, cost_g = g.run(B)
-            t = time.perf_counter()
-            rp = sel.tucker_core_shape(X, B, spectra=spec)
-            t_pack = time.perf_counter() - t + t_spec
-            t = time.perf_counter()
-            rf = sel.tucker_core_shape(X, B, spectra=spec, method="portfolio")
-            t_port = time.perf_counter() - t + t_spec
+            (rp, t_pack), (rf, t_port) = _timed_shapes(X, B, spec, t_spec)
             ep = g.err(rp)[0]
             ef = g.err(rf)[0]
             for m, e, tt in (("packing", ep, t_pack), ("portfolio", ef, t_port)):
@@ -314,12 +319,7 @@ def section_shapes_greedy_full(quick, rng):
         t_spec = time.perf_counter() - t
         for f in sorted(fracs):
             B = int(f * X.size)
-            t = time.perf_counter()
-            rp = sel.tucker_core_shape(X, B, spectra=spec)
-            t_pack = time.perf_counter() - t + t_spec
-            t = time.perf_counter()
-            rf = sel.tucker_core_shape(X, B, spectra=spec, method="portfolio")
-            t_port = time.perf_counter() - t + t_spec
+            (rp, t_pack), (rf, t_port) = _timed_shapes(X, B, spec, t_spec)
             t = time.perf_counter()
             rg, eg, cost_g = g.run(B)
             wall_g = time.perf_counter() - t
@@ -575,6 +575,22 @@ def section_tol_ceiling(quick, rng):
                                       f"{time.perf_counter() - t:.1f} s")
 
 
+def _protocol_a(strict, key, name, case, answer_b, r, X, extra=""):
+    """Protocol A for a method asked for the split's achieved error ``es``: its answer,
+    or its protocol-B answer when that one is smaller and already within ``es``."""
+    label, shape, rs, es, ps = case
+    e, p = _sthosvd_error(X, r), U.tucker_size(shape, r)
+    rb, eb, pb = answer_b
+    from_b = bool(eb <= es * (1 + 1e-9) and pb < p)
+    if from_b:
+        r, e, p = rb, eb, pb
+    strict[key].append(p / ps)
+    record("tol", label, f"parameters ({name})", p, "split ST-HOSVD", ps, p / ps, 0.9,
+           note=f"{name} at tol = split's error{' (the requested-tol answer)' if from_b else ''}"
+                f"; errors {e:.4e} vs {es:.4e} (<=: {'yes' if e <= es * (1 + 1e-9) else 'NO'})"
+                f"; ranks {r} vs {rs}{extra}")
+
+
 def section_tol(quick, rng):
     """Tucker and TT tolerance mode vs the per-mode split, under two protocols.
 
@@ -638,7 +654,6 @@ def section_tol(quick, rng):
             # B's answers are admissible here too when their achieved error is already
             # <= the split's (the bisection on tol' is not monotone and can miss them)
             adm_g = eg <= es * (1 + 1e-9) and pg
-            adm_q = eq <= es * (1 + 1e-9) and pq
             rb, eb = rg, eg
             rg, eg = _global_at_error(X, es, spec)
             pg = U.tucker_size(shape, rg)
@@ -659,34 +674,12 @@ def section_tol(quick, rng):
                                       f"{U.tucker_size(shape, rl) / ps:.3f} at {rl}{extra}")
             # the default method asked for the split's achieved error: it verifies its
             # answer's ST-HOSVD error, so no calibration is needed
-            adm_d = ed <= es * (1 + 1e-9) and pd
-            r_d = sel.tucker_rank_for_tol(X, es, spectra=spec)
-            e_d = _sthosvd_error(X, r_d)
-            p_d = U.tucker_size(shape, r_d)
-            from_b = bool(adm_d and adm_d < p_d)
-            if from_b:
-                r_d, e_d, p_d = rd, ed, adm_d
-            strict["Tucker best (default)"].append(p_d / ps)
-            record("tol", f"{label} tol {tol}", "parameters (best, the default)", p_d,
-                   "split ST-HOSVD", ps, p_d / ps, 0.9,
-                   note=f"best at tol = split's error"
-                        f"{' (the requested-tol answer)' if from_b else ''}; errors "
-                        f"{e_d:.4e} vs {es:.4e} (<=: {'yes' if e_d <= es * (1 + 1e-9) else 'NO'})"
-                        f"; ranks {r_d} vs {rs}")
-            rb, eb = rq, eq
-            rq = sel.tucker_rank_for_tol(X, es, method="sequential")
-            eq = _sthosvd_error(X, rq)
-            pq = U.tucker_size(shape, rq)
-            from_b = bool(adm_q and adm_q < pq)
-            if from_b:
-                rq, eq, pq = rb, eb, adm_q
-            strict["Tucker sequential"].append(pq / ps)
-            record("tol", f"{label} tol {tol}", "parameters (sequential)", pq,
-                   "split ST-HOSVD", ps, pq / ps, 0.9,
-                   note=f"sequential at tol = split's error"
-                        f"{' (the requested-tol answer)' if from_b else ''}; "
-                        f"errors {eq:.4e} vs {es:.4e}; "
-                        f"ranks {rq} vs {rs}; both protocols {time.perf_counter() - t0:.1f} s")
+            case = (f"{label} tol {tol}", shape, rs, es, ps)
+            _protocol_a(strict, "Tucker best (default)", "best", case, (rd, ed, pd),
+                        sel.tucker_rank_for_tol(X, es, spectra=spec), X)
+            _protocol_a(strict, "Tucker sequential", "sequential", case, (rq, eq, pq),
+                        sel.tucker_rank_for_tol(X, es, method="sequential"), X,
+                        f"; both protocols {time.perf_counter() - t0:.1f} s")
     # TT on a 4^8 reshaped image
     img = synthetic_image(rng)
     X = img.reshape((4,) * 8)

@@ -886,9 +886,9 @@ def _hosvd_energy_grid(xp, X, cap, bases=None):
     return C, host(xp, E)
 
 
-def _feasible_grid(shape, cap, B):
-    """Mask of the shapes ``r <= cap`` (as a ``cap``-shaped grid) with size <= B, valid and
-    maximal (no single rank can be raised to a valid shape within the budget)."""
+def _size_grid(shape, cap):
+    """Broadcastable grids over the shapes ``r <= cap``: the ranks of every mode, their
+    product and ``sum_n I_n r_n`` (a Tucker model's size is the last two added)."""
     N = len(shape)
     ax = [np.arange(1, c + 1, dtype=np.int64).reshape([-1 if m == n else 1 for m in range(N)])
           for n, c in enumerate(cap)]
@@ -897,6 +897,23 @@ def _feasible_grid(shape, cap, B):
     for n in range(N):
         prod = prod * ax[n]
         lin = lin + shape[n] * ax[n]
+    return ax, prod, lin
+
+
+def _bases_of(spectra, xp, X):
+    """The eigenvectors that ride along with ``tucker_spectra(X)``, if they are X's."""
+    bases = getattr(spectra, "_bases", None)
+    if bases is not None and (getattr(spectra, "_fingerprint", None) != _fingerprint(xp, X)
+                              or type(bases[0]) is not type(X)):
+        return None
+    return bases
+
+
+def _feasible_grid(shape, cap, B):
+    """Mask of the shapes ``r <= cap`` (as a ``cap``-shaped grid) with size <= B, valid and
+    maximal (no single rank can be raised to a valid shape within the budget)."""
+    N = len(shape)
+    ax, prod, lin = _size_grid(shape, cap)
     size = prod + lin
     ok = size <= B
     for n in range(N):
@@ -922,11 +939,7 @@ def _portfolio(xp, X, shape, spectra, P, B, packed, hooi_iter, return_candidates
     hi = [max(c[n] for c in seeds) for n in range(N)]
     cap = [min(shape[n], hi[n] + max(4, hi[n] // 2)) for n in range(N)]
     normX2 = fnorm2(xp, X)
-    bases = getattr(spectra_in, "_bases", None)
-    if bases is not None and (getattr(spectra_in, "_fingerprint", None) != _fingerprint(xp, X)
-                              or type(bases[0]) is not type(X)):
-        bases = None
-    C, S = _hosvd_energy_grid(xp, X, cap, bases)
+    C, S = _hosvd_energy_grid(xp, X, cap, _bases_of(spectra_in, xp, X))
     normC2 = float(S[tuple(c - 1 for c in cap)])
     lost = max(normX2 - normC2, 0.0)
     ok = _feasible_grid(shape, cap, B)
@@ -1067,19 +1080,9 @@ def _exact_hosvd_for_tol(X, tol, spectra, size_limit):
         cap.append(max(lb[n], min(shape[n], int(size_limit // (rest + shape[n])))))
     if float(np.prod(cap, dtype=np.float64)) > _EXACT_GRID_LIMIT:
         return None
-    bases = getattr(spectra, "_bases", None)
-    if bases is not None and (getattr(spectra, "_fingerprint", None) != _fingerprint(xp, X)
-                              or type(bases[0]) is not type(X)):
-        bases = None
-    _, S = _hosvd_energy_grid(xp, X, cap, bases)
-    ax = [np.arange(1, c + 1, dtype=np.int64).reshape([-1 if m == n else 1 for m in range(N)])
-          for n, c in enumerate(cap)]
-    prod = np.ones([1] * N, dtype=np.int64)
-    size = np.zeros([1] * N, dtype=np.int64)
-    for n in range(N):
-        prod = prod * ax[n]
-        size = size + shape[n] * ax[n]
-    size = size + prod
+    _, S = _hosvd_energy_grid(xp, X, cap, _bases_of(spectra, xp, X))
+    ax, prod, lin = _size_grid(shape, cap)
+    size = prod + lin
     ok = S >= normX2 - eps2
     for n in range(N):
         ok &= ax[n] * ax[n] <= prod  # r_n <= prod of the other ranks
