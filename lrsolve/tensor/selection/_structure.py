@@ -251,7 +251,7 @@ def tn_structure_search(X, *, method="tnale", topology="tr", budget=None, tol=No
         turn (sharing the evaluations) and the best result kept.  Default: two starts,
         all ranks one and all ranks two (``r_0 = 1`` for TT), as in the TnALE code's
         example run; the all-ones start finds the planted structure of small rings more
-        often (10 of 12 random order-6 rings with both, against 4 of 12 from all twos).
+        often (11 of 12 random order-6 rings with both, against 4 of 12 from all twos).
     patience : int, optional
         Greedy only: rounds without improvement of the objective before stopping (the best
         structure seen is returned).
