@@ -184,6 +184,19 @@ def _timed_shapes(X, B, spec, t_spec):
     return out
 
 
+def _record_vs_greedy(section, case, g, greedy, picks, ratios, digits, extra=""):
+    """Record the HOOI error and time of each picked shape against the true-loss greedy."""
+    rg, eg, cost_g = greedy
+    for m, (r, tt) in picks.items():
+        e = g.err(r)[0]
+        ratio = e / eg if eg > 0 else 1.0
+        ratios[m].append(ratio)
+        record(section, case, f"{m} HOOI err", round(e, digits), "greedy-true-loss",
+               round(eg, digits), ratio, 1.05,
+               note=f"{m} {r} vs greedy {rg}; time ratio {tt / cost_g:.2e} ({tt:.3f} s vs "
+                    f"{cost_g:.1f} s standalone{extra})")
+
+
 def section_shapes(quick, rng):
     cases = [("cardiac-like", (16, 16, 10, 12), (1.2, 1.1, 0.9, 1.5)),
              ("300x300x30-like", (24, 24, 16), (1.1, 1.2, 1.0))] if quick else \
@@ -212,16 +225,9 @@ def section_shapes(quick, rng):
                 continue
             rg, eg, cost_g = g.run(B)
             (rp, t_pack), (rf, t_port) = _timed_shapes(X, B, spec, t_spec)
-            ep = g.err(rp)[0]
-            ef = g.err(rf)[0]
-            for m, e, tt in (("packing", ep, t_pack), ("portfolio", ef, t_port)):
-                ratio = e / eg if eg > 0 else 1.0
-                all_ratios[m].append(ratio)
-                record("shapes", f"{name} {X.shape} budget {f:.0%} ({B})",
-                       f"{m} HOOI err", round(e, 5), "greedy-true-loss", round(eg, 5),
-                       ratio, 1.05,
-                       note=f"{m} {rp if m == 'packing' else rf} vs greedy {rg}; time ratio "
-                            f"{tt / cost_g:.2e} ({tt:.3f} s vs {cost_g:.1f} s)")
+            _record_vs_greedy("shapes", f"{name} {X.shape} budget {f:.0%} ({B})", g,
+                              (rg, eg, cost_g), {"packing": (rp, t_pack),
+                                                 "portfolio": (rf, t_port)}, all_ratios, 5)
     for m, rs in all_ratios.items():
         rs = np.array(rs)
         frac = float(np.mean(rs <= 1.01)) if len(rs) else float("nan")
@@ -323,17 +329,11 @@ def section_shapes_greedy_full(quick, rng):
             t = time.perf_counter()
             rg, eg, cost_g = g.run(B)
             wall_g = time.perf_counter() - t
-            ep, ef = g.err(rp)[0], g.err(rf)[0]
-            for m, e, tt, r in (("packing", ep, t_pack, rp), ("portfolio", ef, t_port, rf)):
-                ratio = e / eg if eg > 0 else 1.0
-                ratios[m].append(ratio)
-                record("shapes-greedy-full", f"{shape} budget {f:.0%} ({B})",
-                       f"{m} HOOI err", round(e, 6), "greedy-true-loss", round(eg, 6),
-                       ratio, 1.05,
-                       note=f"{m} {r} vs greedy {rg}; time ratio {tt / cost_g:.2e} "
-                            f"({tt:.3f} s incl. spectra {t_spec:.2f} s, vs the greedy's "
-                            f"{cost_g:.1f} s standalone; {wall_g:.1f} s new fits in this "
-                            f"run, {len(g.cache)} fits cached)")
+            _record_vs_greedy("shapes-greedy-full", f"{shape} budget {f:.0%} ({B})", g,
+                              (rg, eg, cost_g), {"packing": (rp, t_pack),
+                                                 "portfolio": (rf, t_port)}, ratios, 6,
+                              f" incl. spectra {t_spec:.2f} s; {wall_g:.1f} s of new greedy "
+                              f"fits in this run, {len(g.cache)} fits cached")
             with open(_STEM[0] + ".log", "w") as fh:  # keep the figures if cut short
                 fh.write("\n".join(LOG) + "\n")
     for m, rs in ratios.items():
